@@ -1,0 +1,159 @@
+/**
+ * The validated, frozen configuration of one `pilot-agent proxy` run. Built once from flags and
+ * environment (src/config/load.ts); everything downstream (bootstrap, argv, machines' input,
+ * status server) reads from it and nothing writes to it.
+ *
+ * Names follow Istio's: `ProxyConfig` mirrors the fields of Istio 1.5's `meshconfig.ProxyConfig`
+ * that `pilot-agent proxy` fills from its flags (spec §1.5–1.6). Durations are milliseconds.
+ */
+
+export type NodeType = 'sidecar' | 'router';
+export type ServiceRegistry = 'Kubernetes' | 'Consul' | 'Mock' | 'MCP';
+export type ControlPlaneAuthPolicy = 'NONE' | 'MUTUAL_TLS';
+
+/** Istio `networking.TLSSettings` as accepted inside `--envoyMetricsService` JSON. */
+export interface TlsSettings {
+  mode: 'DISABLE' | 'SIMPLE' | 'MUTUAL' | 'ISTIO_MUTUAL';
+  clientCertificate: string;
+  privateKey: string;
+  caCertificates: string;
+  subjectAltNames: string[];
+  sni: string;
+}
+
+/** Istio `networking.ConnectionPoolSettings.TCPSettings.TcpKeepalive`. */
+export interface TcpKeepalive {
+  probes?: number;
+  timeMs?: number;
+  intervalMs?: number;
+}
+
+/** Istio `meshconfig.RemoteService` (`--envoyMetricsService`, `--envoyAccessLogService`). */
+export interface RemoteService {
+  /** `host:port`; empty means "not configured". */
+  address: string;
+  tlsSettings?: TlsSettings;
+  tcpKeepalive?: TcpKeepalive;
+}
+
+export type Tracing =
+  | { kind: 'zipkin'; address: string }
+  | { kind: 'lightstep'; address: string; accessToken: string; secure: boolean; cacertPath: string }
+  | { kind: 'datadog'; address: string }
+  | {
+      kind: 'stackdriver';
+      debug: boolean;
+      maxNumberOfAnnotations: number;
+      maxNumberOfAttributes: number;
+      maxNumberOfMessageEvents: number;
+    };
+
+/** Istio 1.5 `DefaultProxyConfig()` overwritten by the `proxy` flags. */
+export interface ProxyConfig {
+  configPath: string;
+  binaryPath: string;
+  serviceCluster: string;
+  drainDurationMs: number;
+  parentShutdownDurationMs: number;
+  discoveryAddress: string;
+  connectTimeoutMs: number;
+  statsdUdpAddress: string;
+  envoyMetricsService: RemoteService;
+  envoyAccessLogService: RemoteService;
+  proxyAdminPort: number;
+  controlPlaneAuthPolicy: ControlPlaneAuthPolicy;
+  customConfigFile: string;
+  concurrency: number;
+  /** `--templateFile` when `--controlPlaneBootstrap=false` (Istio `ProxyBootstrapTemplatePath`). */
+  proxyBootstrapTemplatePath: string;
+  statNameLength: number;
+  tracing: Tracing | undefined;
+}
+
+/** Who this proxy is (spec §1.4). */
+export interface NodeIdentity {
+  type: NodeType;
+  /** `--ip` or INSTANCE_IP first, then discovered addresses; `127.0.0.1, ::1` when none. */
+  ipAddresses: string[];
+  /** True iff no entry of `ipAddresses` is IPv4. */
+  ipv6: boolean;
+  id: string;
+  domain: string;
+  /** `type~ip~id~domain`, Envoy's `--service-node`. */
+  serviceNode: string;
+  trustDomain: string;
+  podName: string;
+  podNamespace: string;
+  /** INSTANCE_IP (or `--ip`) when it parses as an IP address, else ''. */
+  podIp: string;
+}
+
+/** Shutdown and supervision settings (issue 3). */
+export interface LifecycleConfig {
+  /** TERMINATION_DRAIN_DURATION_SECONDS × 1000 (default 5 s). */
+  terminationDrainMs: number;
+  /** EXIT_ON_ZERO_ACTIVE_CONNECTIONS. */
+  exitOnZeroActiveConnections: boolean;
+  /** MINIMUM_DRAIN_DURATION (default 5 s). */
+  minimumDrainMs: number;
+  /** Upper bound of the zero-connection wait: `--drainDuration` (Envoy's own drain time). */
+  maximumDrainMs: number;
+  /** Crash restarts allowed before the agent gives up; 0 = never restart (Istio ≥1.5). */
+  restartBudget: number;
+  restartBackoffInitialMs: number;
+  restartBackoffMaxMs: number;
+  /** Envoy ready for this long gives the whole restart budget back. */
+  budgetResetMs: number;
+  /** Time between SIGTERM and SIGKILL for each Envoy process at shutdown. */
+  killGraceMs: number;
+  /** Admin readiness poll period while starting (≤ 100 ms) and once ready (≥ 1 s). */
+  pollStartingMs: number;
+  pollReadyMs: number;
+  /** Per admin request timeout. */
+  adminTimeoutMs: number;
+}
+
+/** Certificate files watched for hot restart (issue 4). */
+export interface CertConfig {
+  /** Deduplicated, non-empty, in Istio's order: server chain, key, root, client chain, key, root, remote-service TLS files. */
+  files: string[];
+  /** Wait for the files at start-up (MUTUAL_TLS, remote-service TLS or ISTIO_AUTO_MTLS_ENABLED). */
+  waitForFiles: boolean;
+}
+
+/** Everything one `pilot-agent proxy` run needs. */
+export interface AgentConfig {
+  proxy: ProxyConfig;
+  node: NodeIdentity;
+  registry: ServiceRegistry;
+  /** `--statusPort`; 0 disables the status server. */
+  statusPort: number;
+  stsPort: number;
+  proxyLogLevel: string;
+  proxyComponentLogLevel: string;
+  /** `--dnsRefreshRate` as given (a Go duration such as "300s"). */
+  dnsRefreshRate: string;
+  disableInternalTelemetry: boolean;
+  controlPlaneBootstrap: boolean;
+  outlierLogPath: string;
+  pilotSAN: string[];
+  mixerSAN: string[];
+  /** Template for the per-epoch bootstrap: ISTIO_BOOTSTRAP, else `--templateFile`; '' = built-in v3. */
+  bootstrapTemplatePath: string;
+  /** ISTIO_BOOTSTRAP_OVERRIDE: file whose contents go to Envoy as `--config-yaml`. */
+  bootstrapOverridePath: string;
+  /** `--baseId`: Envoy `--base-id` (omitted when 0, as Istio never passes it). */
+  baseId: number;
+  /** ISTIO_KUBE_APP_PROBERS as given (parsed by the status server, issue 5). */
+  kubeAppProbers: string;
+  /** ISTIO_PROMETHEUS_ANNOTATIONS as given (issue 5). */
+  prometheusAnnotations: string;
+  lifecycle: LifecycleConfig;
+  certs: CertConfig;
+  /** Attach the Stately inspector (issue 6). */
+  inspect: boolean;
+  /** The environment the agent was started with (node metadata comes from it). */
+  env: Readonly<Record<string, string>>;
+  /** Flags given that this agent accepts but does not implement (reported in one warning). */
+  ignoredFlags: string[];
+}
