@@ -74,9 +74,7 @@ export function formatProtoDuration(ms: number): string {
   const whole = Math.trunc(nanos / 1e9);
   const frac = Math.abs(nanos % 1e9);
   const digits = frac % 1e6 === 0 ? 3 : frac % 1e3 === 0 ? 6 : 9;
-  const fracText = String(frac)
-    .padStart(9, '0')
-    .slice(0, digits);
+  const fracText = String(frac).padStart(9, '0').slice(0, digits);
   return `${nanos < 0 && whole === 0 ? '-' : ''}${whole}.${fracText}s`;
 }
 

@@ -36,17 +36,12 @@ export interface RemoteService {
   tcpKeepalive?: TcpKeepalive;
 }
 
-export type Tracing =
-  | { kind: 'zipkin'; address: string }
-  | { kind: 'lightstep'; address: string; accessToken: string; secure: boolean; cacertPath: string }
-  | { kind: 'datadog'; address: string }
-  | {
-      kind: 'stackdriver';
-      debug: boolean;
-      maxNumberOfAnnotations: number;
-      maxNumberOfAttributes: number;
-      maxNumberOfMessageEvents: number;
-    };
+/**
+ * The tracer chosen by Istio's precedence (LightStep, Zipkin, Datadog, Stackdriver: first set
+ * wins). LightStep and Stackdriver are accepted on the command line but not implemented: the
+ * loader reports them as ignored and leaves tracing undefined.
+ */
+export type Tracing = { kind: 'zipkin'; address: string } | { kind: 'datadog'; address: string };
 
 /** Istio 1.5 `DefaultProxyConfig()` overwritten by the `proxy` flags. */
 export interface ProxyConfig {
