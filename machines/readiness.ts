@@ -15,7 +15,7 @@ export interface Readiness {
 }
 
 export function readinessOf(snapshot: LifecycleSnapshot | undefined): Readiness {
-  if (!snapshot || snapshot.status !== 'active') {
+  if (snapshot?.status !== 'active') {
     return { ready: false, reason: 'agent is not running' };
   }
   if (snapshot.hasTag('ready')) return { ready: true, reason: '' };

@@ -129,6 +129,12 @@ export function startLifecycle(options: HarnessOptions = {}) {
       actor.getSnapshot().matches(v),
     readiness: (): Readiness => readinessOf(actor.getSnapshot()),
     lastSpawn,
+    /** The i-th spawned process (0-based). */
+    spawn: (i: number): SpawnRecord => {
+      const s = spawns[i];
+      if (!s) throw new Error(`no spawn #${i}`);
+      return s;
+    },
     /** Lets promise actors (render, validate, drain) settle. */
     settle: async () => {
       for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));

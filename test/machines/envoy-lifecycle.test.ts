@@ -371,10 +371,10 @@ describe('envoy lifecycle: hot restart', () => {
       [1, 'current'],
     ]);
     // The parent's exit 0 after parent-shutdown-time is expected.
-    h.exited(h.spawns[0]!, { code: 0 });
+    h.exited(h.spawn(0), { code: 0 });
     expect(h.matches('ready')).toBe(true);
     expect(h.snapshot().context.procs.map((p) => p.epoch)).toEqual([1]);
-    expect(h.spawns[0]!.stopped).toBe(true);
+    expect(h.spawn(0).stopped).toBe(true);
     expect(h.snapshot().context.hotRestarts).toBe(1);
   });
 
@@ -418,9 +418,9 @@ describe('envoy lifecycle: hot restart', () => {
     expect(h.drains).toBe(1);
     await h.tick(5_000);
     expect(h.spawns.map((s) => s.signals)).toEqual([['SIGTERM'], ['SIGTERM']]);
-    h.exited(h.spawns[1]!, { code: 0 });
+    h.exited(h.spawn(1), { code: 0 });
     expect(h.snapshot().status).toBe('active');
-    h.exited(h.spawns[0]!, { code: 0 });
+    h.exited(h.spawn(0), { code: 0 });
     expect(output(h)?.exitCode).toBe(0);
   });
 
@@ -465,7 +465,7 @@ describe('envoy lifecycle: hot restart', () => {
   it('falls back to a fresh epoch 0 when the parent is gone during the handover', async () => {
     const h = startLifecycle();
     await toHandover(h);
-    h.exited(h.spawns[0]!, { code: 0 });
+    h.exited(h.spawn(0), { code: 0 });
     expect(h.matches({ starting: 'clearing' })).toBe(true);
     expect(h.lastSpawn().signals).toEqual(['SIGTERM']);
     h.exited(h.lastSpawn(), { signal: 'SIGABRT' });
@@ -477,12 +477,12 @@ describe('envoy lifecycle: hot restart', () => {
   it('a parent crash during the handover is a crash: backoff, then a fresh epoch 0', async () => {
     const h = startLifecycle();
     await toHandover(h);
-    h.exited(h.spawns[0]!, { signal: 'SIGKILL' });
+    h.exited(h.spawn(0), { signal: 'SIGKILL' });
     expect(h.matches('crashedBackoff')).toBe(true);
-    expect(h.spawns[1]!.signals).toEqual(['SIGTERM']);
+    expect(h.spawn(1).signals).toEqual(['SIGTERM']);
     await h.tick(200);
     expect(h.matches({ starting: 'clearing' })).toBe(true);
-    h.exited(h.spawns[1]!, { code: 0 });
+    h.exited(h.spawn(1), { code: 0 });
     await h.settle();
     expect(h.lastSpawn().epoch).toBe(0);
   });
