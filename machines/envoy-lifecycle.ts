@@ -204,8 +204,8 @@ export const envoyLifecycleMachine = setup({
     validateEpoch: fromPromise<void, LaunchPlan>(notProvided('validateEpoch')),
     /** Polls the admin API every `intervalMs`, sending ADMIN.STATUS / ADMIN.UNREACHABLE. */
     adminPoller: fromCallback<EventObject, { intervalMs: number }>(notProvided('adminPoller')),
-    /** POST /drain_listeners (inbound only for sidecars, graceful). */
-    drainListeners: fromPromise<void, void>(notProvided('drainListeners')),
+    /** POST /drain_listeners (inbound only for sidecars, graceful; skip_exit when held). */
+    drainListeners: fromPromise<void, { skipExit: boolean }>(notProvided('drainListeners')),
     /** Counts active downstream connections every second, sending CONNECTIONS. */
     connectionPoller: fromCallback<EventObject, { intervalMs: number }>(notProvided('connectionPoller')),
   },
@@ -826,6 +826,7 @@ export const envoyLifecycleMachine = setup({
         requesting: {
           invoke: {
             src: 'drainListeners',
+            input: ({ context }) => ({ skipExit: context.drainMode === 'hold' }),
             onDone: 'settling',
             // Istio ignores a failed drain call too: the wait still protects in-flight requests.
             onError: 'settling',

@@ -57,14 +57,13 @@ export function status(epoch: number, partial: Partial<AdminStatus> = {}): Admin
   };
 }
 
-export function startLifecycle(options: HarnessOptions = {}) {
-  const clock = new SimulatedClock();
+/** Fake effects for the lifecycle: they record what the machine asked for. */
+export function fakeEffects(options: HarnessOptions = {}) {
   const spawns: SpawnRecord[] = [];
   const prepared: number[] = [];
   const validated: LaunchPlan[] = [];
-  let drains = 0;
+  const drainRequests: { skipExit: boolean }[] = [];
   const pollers: number[] = [];
-
   const machine = envoyLifecycleMachine.provide({
     actors: {
       envoyEpoch: fromCallback<EpochCommand, EpochInput>(({ input, receive }) => {
@@ -94,17 +93,20 @@ export function startLifecycle(options: HarnessOptions = {}) {
       adminPoller: fromCallback<{ type: string }, { intervalMs: number }>(({ input }) => {
         pollers.push(input.intervalMs);
       }),
-      drainListeners: fromPromise<void, void>(async () => {
-        drains += 1;
+      drainListeners: fromPromise<void, { skipExit: boolean }>(async ({ input }) => {
+        drainRequests.push(input);
       }),
       connectionPoller: fromCallback(() => {}),
     },
   });
+  const settings = { ...TEST_SETTINGS, ...options.settings };
+  return { machine, settings, spawns, prepared, validated, drainRequests, pollers };
+}
 
-  const actor = createActor(machine, {
-    clock,
-    input: { settings: { ...TEST_SETTINGS, ...options.settings } },
-  });
+export function startLifecycle(options: HarnessOptions = {}) {
+  const clock = new SimulatedClock();
+  const { machine, settings, spawns, prepared, validated, drainRequests, pollers } = fakeEffects(options);
+  const actor = createActor(machine, { clock, input: { settings } });
   actor.start();
 
   const lastSpawn = (): SpawnRecord => {
@@ -120,8 +122,9 @@ export function startLifecycle(options: HarnessOptions = {}) {
     prepared,
     validated,
     pollers,
+    drainRequests,
     get drains() {
-      return drains;
+      return drainRequests.length;
     },
     snapshot: () => actor.getSnapshot(),
     value: () => actor.getSnapshot().value,

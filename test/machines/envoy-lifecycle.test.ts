@@ -221,7 +221,7 @@ describe('envoy lifecycle: shutdown', () => {
     h.actor.send({ type: 'SHUTDOWN' });
     expect(h.readiness()).toEqual({ ready: false, reason: 'server is terminating: draining listeners' });
     await h.settle();
-    expect(h.drains).toBe(1);
+    expect(h.drainRequests).toEqual([{ skipExit: false }]);
     expect(h.lastSpawn().signals).toEqual([]);
     await h.tick(4_999);
     expect(h.lastSpawn().signals).toEqual([]);
@@ -325,7 +325,7 @@ describe('envoy lifecycle: shutdown', () => {
     await h.toReady();
     h.actor.send({ type: 'DRAIN' });
     await h.settle();
-    expect(h.drains).toBe(1);
+    expect(h.drainRequests).toEqual([{ skipExit: true }]);
     expect(h.matches({ draining: 'held' })).toBe(true);
     expect(h.readiness()).toEqual({
       ready: false,

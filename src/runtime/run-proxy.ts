@@ -1,0 +1,155 @@
+/**
+ * The composition root of `pilot-agent proxy`: provides the machines with their real actors,
+ * starts the root agent, serves its state on the status port, and returns the exit code the root
+ * ends with. The only place where machines, effects and configuration meet.
+ */
+import type { Logger } from 'pino';
+import { createActor, fromPromise, type SnapshotFrom, toPromise } from 'xstate';
+import { agentMachine, INTERNAL_ERROR_EXIT } from '../../machines/agent.js';
+import {
+  envoyLifecycleMachine,
+  type LaunchPlan,
+  type LifecycleSettings,
+} from '../../machines/envoy-lifecycle.js';
+import { type Readiness, readinessOf } from '../../machines/readiness.js';
+import { readBootstrapOverride, writeBootstrap } from '../bootstrap/generate.js';
+import type { AgentConfig } from '../config/types.js';
+import { createAdminClient, drainListenersPath } from '../envoy/admin.js';
+import { buildEnvoyArgs } from '../envoy/argv.js';
+import { adminPollerActor, connectionPollerActor } from '../envoy/pollers.js';
+import { envoyEpochActor, envoyProcesses, validateEpochActor } from '../envoy/process.js';
+import { messageOf } from '../errors.js';
+import { buildStatusServer, listenStatusServer, type StatusServer } from '../status/server.js';
+import { osSignalsActor } from './signals.js';
+import { transitionLogger } from './transition-log.js';
+
+/** Lifecycle limits that are the agent's own engineering choices, not user settings. */
+const AGENT_LIMITS = {
+  /** After SIGKILL, how long an Envoy may take to be reaped before we call it stuck. */
+  stuckTimeoutMs: 5_000,
+  /** A hot-restart child must go LIVE within this, or it is abandoned and epoch N keeps serving. */
+  handoverTimeoutMs: 60_000,
+  /** Failed admin polls in a row before a ready Envoy stops counting as ready (≥ 3 s at 1 s polls). */
+  adminLostThreshold: 3,
+  /** `--mode validate` must finish within this. */
+  validateTimeoutMs: 30_000,
+} as const;
+
+export function lifecycleSettings(config: AgentConfig): LifecycleSettings {
+  const l = config.lifecycle;
+  return {
+    restartBudget: l.restartBudget,
+    restartBackoffInitialMs: l.restartBackoffInitialMs,
+    restartBackoffMaxMs: l.restartBackoffMaxMs,
+    budgetResetMs: l.budgetResetMs,
+    killGraceMs: l.killGraceMs,
+    stuckTimeoutMs: AGENT_LIMITS.stuckTimeoutMs,
+    terminationDrainMs: l.terminationDrainMs,
+    exitOnZeroActiveConnections: l.exitOnZeroActiveConnections,
+    minimumDrainMs: l.minimumDrainMs,
+    maximumDrainMs: l.maximumDrainMs,
+    handoverTimeoutMs: AGENT_LIMITS.handoverTimeoutMs,
+    pollStartingMs: l.pollStartingMs,
+    pollReadyMs: l.pollReadyMs,
+    adminLostThreshold: AGENT_LIMITS.adminLostThreshold,
+  };
+}
+
+/** The lifecycle machine with every effect provided for this configuration. */
+export function provideLifecycle(config: AgentConfig, log: Logger) {
+  const admin = createAdminClient({
+    host: config.node.ipv6 ? '::1' : '127.0.0.1',
+    port: config.proxy.proxyAdminPort,
+    timeoutMs: config.lifecycle.adminTimeoutMs,
+  });
+  const processDeps = { binaryPath: config.proxy.binaryPath, log: log.child({ component: 'envoy' }) };
+  return envoyLifecycleMachine.provide({
+    actors: {
+      envoyEpoch: envoyEpochActor(processDeps),
+      prepareEpoch: fromPromise<LaunchPlan, { epoch: number }>(async ({ input }) => {
+        const configFile = await writeBootstrap(config, input.epoch);
+        const override = await readBootstrapOverride(config);
+        if (override.warning) log.warn(override.warning);
+        const args = buildEnvoyArgs(config, { epoch: input.epoch, configFile, configYaml: override.yaml });
+        return { epoch: input.epoch, args, configFile: config.proxy.customConfigFile ? null : configFile };
+      }),
+      validateEpoch: validateEpochActor({ ...processDeps, timeoutMs: AGENT_LIMITS.validateTimeoutMs }),
+      adminPoller: adminPollerActor(admin),
+      connectionPoller: connectionPollerActor(admin),
+      drainListeners: fromPromise<void, { skipExit: boolean }>(async ({ input }) => {
+        const path = drainListenersPath(config.node.type, input.skipExit);
+        try {
+          const res = await admin.post(path);
+          log.info({ path, status: res.status }, 'asked Envoy to drain its listeners');
+        } catch (err) {
+          // Istio logs and carries on: the drain wait still protects in-flight requests.
+          log.warn({ path, err: messageOf(err) }, 'Error in invoking drain listeners endpoint');
+        }
+      }),
+    },
+  });
+}
+
+type RootSnapshot = SnapshotFrom<typeof agentMachine>;
+
+export async function runProxy(config: AgentConfig, log: Logger): Promise<number> {
+  const machine = agentMachine.provide({
+    actors: { envoyLifecycle: provideLifecycle(config, log), osSignals: osSignalsActor },
+  });
+  const root = createActor(machine, {
+    input: { lifecycle: { settings: lifecycleSettings(config) } },
+    inspect: transitionLogger(log),
+  });
+
+  // Whatever happens to the agent, no Envoy outlives it.
+  const onExit = () => {
+    const killed = envoyProcesses.killAll('SIGKILL');
+    if (killed.length > 0) log.error({ pids: killed }, 'killed Envoy processes left at agent exit');
+  };
+  process.on('exit', onExit);
+  let failInternally: (err: unknown) => void = () => {};
+  const internalFailure = new Promise<number>((resolve) => {
+    failInternally = (err) => {
+      log.fatal({ err: messageOf(err) }, 'internal error: stopping Envoy and exiting');
+      envoyProcesses.killAll('SIGKILL');
+      resolve(INTERNAL_ERROR_EXIT);
+    };
+  });
+  process.on('uncaughtException', failInternally);
+  process.on('unhandledRejection', failInternally);
+
+  const readiness = (): Readiness => readinessOf(root.system.get('lifecycle')?.getSnapshot());
+  let status: StatusServer | undefined;
+  try {
+    root.start();
+    const outcome = toPromise(root).then(
+      (output) => {
+        log.info({ exitCode: output.exitCode, reason: output.reason }, 'agent finished');
+        return output.exitCode;
+      },
+      (err: unknown) => {
+        failInternally(err);
+        return INTERNAL_ERROR_EXIT;
+      },
+    );
+    // After Envoy's spawn is under way: the status server is not on the start-up critical path.
+    if (config.statusPort > 0 && root.getSnapshot().status === 'active') {
+      status = buildStatusServer({ readiness, log: log.child({ component: 'status' }) });
+      try {
+        const address = await listenStatusServer(status, config.statusPort);
+        log.info({ address }, 'status server listening');
+      } catch (err) {
+        // Istio runs on without its status server; kubelet's probes will then fail visibly.
+        log.error({ port: config.statusPort, err: messageOf(err) }, 'status server could not listen');
+      }
+    }
+    return await Promise.race([outcome, internalFailure]);
+  } finally {
+    await status?.close().catch(() => {});
+    if ((root.getSnapshot() as RootSnapshot).status === 'active') root.stop();
+    process.off('uncaughtException', failInternally);
+    process.off('unhandledRejection', failInternally);
+    process.off('exit', onExit);
+    onExit();
+  }
+}
