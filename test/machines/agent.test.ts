@@ -3,15 +3,18 @@ import { createActor, fromCallback, SimulatedClock, type SnapshotFrom } from 'xs
 import { agentMachine } from '../../machines/agent.js';
 import type { envoyLifecycleMachine } from '../../machines/envoy-lifecycle.js';
 import { readinessOf } from '../../machines/readiness.js';
+import { fakeCertEffects, TEST_CERT_SETTINGS, valid } from '../helpers/cert-harness.js';
 import { fakeEffects, type HarnessOptions, status } from '../helpers/lifecycle-harness.js';
 
 function startAgent(options: HarnessOptions = {}) {
   const clock = new SimulatedClock();
   const fakes = fakeEffects(options);
+  const certs = fakeCertEffects(valid('h0'));
   let signalsActive = false;
   const machine = agentMachine.provide({
     actors: {
       envoyLifecycle: fakes.machine,
+      certRotation: certs.machine,
       osSignals: fromCallback(() => {
         signalsActive = true;
         return () => {
@@ -20,7 +23,10 @@ function startAgent(options: HarnessOptions = {}) {
       }),
     },
   });
-  const root = createActor(machine, { clock, input: { lifecycle: { settings: fakes.settings } } });
+  const root = createActor(machine, {
+    clock,
+    input: { lifecycle: { settings: fakes.settings }, certs: { settings: TEST_CERT_SETTINGS } },
+  });
   root.start();
   const lifecycle = () => root.system.get('lifecycle');
   const settle = async () => {
@@ -35,6 +41,7 @@ function startAgent(options: HarnessOptions = {}) {
     root,
     clock,
     fakes,
+    certs,
     settle,
     signalsActive: () => signalsActive,
     lifecycleSnapshot: () =>
@@ -100,9 +107,39 @@ describe('root agent', () => {
   it('a certificate change asks for a hot restart', async () => {
     const a = startAgent();
     await a.toReady();
-    a.root.send({ type: 'CERTS.CHANGED', hash: 'ab'.repeat(32) });
+    a.certs.setFiles(valid('h1'));
+    a.certs.fsEvent();
+    a.clock.increment(250);
     await a.settle();
     expect(a.fakes.prepared).toEqual([0, 1]);
+    expect(a.lifecycleSnapshot()?.matches('hotRestarting')).toBe(true);
+  });
+
+  it('starts Envoy only after the first certificate reading, and a SIGTERM before that exits 0', async () => {
+    const clock = new SimulatedClock();
+    const fakes = fakeEffects();
+    const certs = fakeCertEffects({ hash: 'p', missing: ['/etc/certs/key.pem'], problems: [] });
+    const root = createActor(
+      agentMachine.provide({
+        actors: {
+          envoyLifecycle: fakes.machine,
+          certRotation: certs.machine,
+          osSignals: fromCallback(() => {}),
+        },
+      }),
+      {
+        clock,
+        input: {
+          lifecycle: { settings: fakes.settings },
+          certs: { settings: { ...TEST_CERT_SETTINGS, waitForFiles: true } },
+        },
+      },
+    ).start();
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect(root.getSnapshot().value).toEqual({ active: 'waitingForCerts' });
+    expect(fakes.prepared).toEqual([]);
+    root.send({ type: 'SIGNAL', signal: 'SIGTERM' });
+    expect(root.getSnapshot().output).toEqual({ exitCode: 0, reason: 'stopped before Envoy was started' });
   });
 
   it('QUIT stops without draining, DRAIN holds', async () => {
@@ -137,8 +174,14 @@ describe('root agent', () => {
       },
     });
     const root = createActor(
-      agentMachine.provide({ actors: { envoyLifecycle: broken, osSignals: fromCallback(() => {}) } }),
-      { input: { lifecycle: { settings: fakes.settings } } },
+      agentMachine.provide({
+        actors: {
+          envoyLifecycle: broken,
+          certRotation: fakeCertEffects().machine,
+          osSignals: fromCallback(() => {}),
+        },
+      }),
+      { input: { lifecycle: { settings: fakes.settings }, certs: { settings: TEST_CERT_SETTINGS } } },
     );
     root.subscribe({ error: () => {} });
     root.start();
