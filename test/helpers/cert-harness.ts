@@ -2,7 +2,7 @@
  * Fakes for the certificate rotation machine: the test decides what the files contain (as a
  * reading: hash, missing, problems) and when the watcher reports that something moved.
  */
-import { type EventObject, fromCallback, fromPromise } from 'xstate';
+import { fromCallback, fromPromise } from 'xstate';
 import {
   type CertEvent,
   type CertReading,
@@ -24,7 +24,7 @@ export const valid = (hash: string): CertReading => ({ hash, missing: [], proble
 
 export function fakeCertEffects(initial: CertReading = valid('h0')) {
   const state = { reading: initial, reads: 0, watchers: 0 };
-  let emit: ((e: EventObject) => void) | undefined;
+  let emit: ((e: CertEvent) => void) | undefined;
   const machine = certRotationMachine.provide({
     actors: {
       certWatcher: fromCallback(({ sendBack }) => {
@@ -48,6 +48,6 @@ export function fakeCertEffects(initial: CertReading = valid('h0')) {
       state.reading = reading;
     },
     /** The watcher saw something move in a watched directory. */
-    fsEvent: (path = '/etc/certs/..data') => emit?.({ type: 'FS.CHANGED', path } satisfies CertEvent),
+    fsEvent: (path = '/etc/certs/..data') => emit?.({ type: 'FS.CHANGED', path }),
   };
 }
