@@ -114,6 +114,8 @@ export interface CertConfig {
   files: string[];
   /** Wait for the files at start-up (MUTUAL_TLS, remote-service TLS or ISTIO_AUTO_MTLS_ENABLED). */
   waitForFiles: boolean;
+  /** Certificate chains and the keys that must match their leaf (server, client, remote-service TLS). */
+  pairs: { cert: string; key: string }[];
 }
 
 /** Everything one `pilot-agent proxy` run needs. */

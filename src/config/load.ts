@@ -1,0 +1,316 @@
+/**
+ * Flags + environment → one validated, frozen `AgentConfig`, in the order of Istio 1.5's `proxy`
+ * `RunE` (spec §0.1 steps 2–3, §1.4–1.6, §1.9): role, environment, node identity, ProxyConfig =
+ * DefaultProxyConfig overwritten by flags, remote services, control-plane auth and SANs, tracer,
+ * validation, statsd resolution, certificate list. Nothing is written and no process is started
+ * here, so a usage error always leaves the machine untouched.
+ */
+import { networkInterfaces as osNetworkInterfaces } from 'node:os';
+import { usageError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { DEFAULT_LIFECYCLE, DEFAULT_PROXY_CONFIG as DPC, deepFreeze } from './defaults.js';
+import { parseGoDuration } from './duration.js';
+import { dedupeKeepOrder, dedupePairs, readAgentEnv } from './env.js';
+import { PROXY_FLAGS, type ProxyFlagValues } from './flags.js';
+import { goQuote } from './go-values.js';
+import {
+  controlPlaneNamespace,
+  type DiscoverOptions,
+  defaultNodeId,
+  discoverPrivateIps,
+  dnsDomain,
+  MIXER_SERVICE_ACCOUNT,
+  type NetworkInterfaces,
+  nodeIpAddresses,
+  PILOT_SERVICE_ACCOUNT,
+  privateIpsOf,
+  sanTrustDomain,
+  serviceNode,
+  spiffeSan,
+} from './identity.js';
+import { isIpv6Proxy, parseIp } from './ip.js';
+import { type ParsedRemoteService, parseRemoteService } from './remote-service.js';
+import { type ResolveHost, resolveStatsdAddress } from './statsd.js';
+import type {
+  AgentConfig,
+  ControlPlaneAuthPolicy,
+  NodeIdentity,
+  NodeType,
+  ProxyConfig,
+  ServiceRegistry,
+  Tracing,
+} from './types.js';
+import { type LightstepSettings, proxyConfigProblems } from './validate.js';
+
+export interface LoadAgentConfigInput {
+  /** Positional argument of `proxy`: `sidecar` (default) or `router`. */
+  role?: string;
+  flags: ProxyFlagValues;
+  env: Readonly<Record<string, string | undefined>>;
+  /**
+   * Flags the CLI accepted but does not implement outside the proxy table (unknown flags, unused root
+   * logging flags), as typed (`--foo`); reported with the rest in the one "ignored" warning.
+   */
+  ignored?: readonly string[];
+  /** `os.networkInterfaces()` result, or a reader polled while addresses are unspecified. */
+  interfaces?: NetworkInterfaces | (() => NetworkInterfaces);
+  discover?: DiscoverOptions;
+  resolveHost?: ResolveHost;
+  log?: Logger;
+}
+
+const REGISTRIES: readonly ServiceRegistry[] = ['Kubernetes', 'Consul', 'Mock', 'MCP'];
+const AUTH_POLICIES: readonly ControlPlaneAuthPolicy[] = ['NONE', 'MUTUAL_TLS'];
+/** Envoy `-l` levels (spdlog names Envoy's CLI accepts). */
+const ENVOY_LEVELS = ['trace', 'debug', 'info', 'warning', 'warn', 'error', 'critical', 'off'];
+/** Envoy `Cluster.dns_refresh_rate` must be greater than 1 ms. */
+const MIN_DNS_REFRESH_MS = 1;
+
+/** Istio `model.IsApplicationNodeType`. */
+function nodeType(role: string | undefined): NodeType {
+  if (role === undefined || role === 'sidecar') return 'sidecar';
+  if (role === 'router') return 'router';
+  throw usageError(`Invalid role Type: ${role}`);
+}
+
+/** Checks of flag values that Istio 1.5 does not make (each one a documented deviation). */
+function flagProblems(flags: ProxyFlagValues): string[] {
+  const out: string[] = [];
+  if (!(REGISTRIES as readonly string[]).includes(flags.serviceregistry)) {
+    out.push(`--serviceregistry ${goQuote(flags.serviceregistry)} must be one of ${REGISTRIES.join(', ')}`);
+  }
+  if (flags.ip !== '' && parseIp(flags.ip) === undefined) {
+    out.push(`--ip ${goQuote(flags.ip)} must be an IP address`);
+  }
+  // Istio's switch has no default branch, so a typo such as "MUTUAL-TLS" silently meant NONE there.
+  if (!(AUTH_POLICIES as readonly string[]).includes(flags.controlPlaneAuthPolicy)) {
+    out.push(`--controlPlaneAuthPolicy ${goQuote(flags.controlPlaneAuthPolicy)} must be NONE or MUTUAL_TLS`);
+  }
+  if (flags.concurrency < 0)
+    out.push(`--concurrency ${flags.concurrency} must be 0 (Envoy's default) or more`);
+  if (flags.stsPort < 0 || flags.stsPort > 65535)
+    out.push(`--stsPort ${flags.stsPort} must be in the range 0..65535`);
+  if (flags.restartBudget < 0)
+    out.push(`--restartBudget ${flags.restartBudget} must be 0 (never restart) or more`);
+  if (!ENVOY_LEVELS.includes(flags.proxyLogLevel)) {
+    out.push(`--proxyLogLevel ${goQuote(flags.proxyLogLevel)} must be one of ${ENVOY_LEVELS.join(', ')}`);
+  }
+  if (flags.proxyComponentLogLevel !== '') {
+    const bad = flags.proxyComponentLogLevel.split(',').find((entry) => {
+      const [component, level, ...rest] = entry.split(':');
+      return !component || level === undefined || rest.length > 0 || !ENVOY_LEVELS.includes(level);
+    });
+    if (bad !== undefined) {
+      out.push(
+        `--proxyComponentLogLevel ${goQuote(flags.proxyComponentLogLevel)} must be <component>:<level>,... with level one of ${ENVOY_LEVELS.join(', ')} (bad entry ${goQuote(bad)})`,
+      );
+    }
+  }
+  const refresh = parseGoDuration(flags.dnsRefreshRate);
+  if (refresh === undefined || refresh <= MIN_DNS_REFRESH_MS) {
+    out.push(
+      `--dnsRefreshRate ${goQuote(flags.dnsRefreshRate)} must be a duration greater than 1ms, such as "300s"`,
+    );
+  }
+  return out;
+}
+
+/** Tracer precedence of Istio 1.5: LightStep, Zipkin, Datadog, then Stackdriver (first set wins). */
+function selectTracer(
+  flags: ProxyFlagValues,
+  stackdriver: boolean,
+): { tracing: Tracing | undefined; lightstep?: LightstepSettings; ignored: string[] } {
+  if (flags.lightstepAddress !== '') {
+    return {
+      tracing: undefined,
+      lightstep: { address: flags.lightstepAddress, accessToken: flags.lightstepAccessToken },
+      ignored: [],
+    };
+  }
+  if (flags.zipkinAddress !== '')
+    return { tracing: { kind: 'zipkin', address: flags.zipkinAddress }, ignored: [] };
+  if (flags.datadogAgentAddress !== '') {
+    return { tracing: { kind: 'datadog', address: flags.datadogAgentAddress }, ignored: [] };
+  }
+  return { tracing: undefined, ignored: stackdriver ? ['STACKDRIVER_TRACING_ENABLED'] : [] };
+}
+
+async function discoveredIps(input: LoadAgentConfigInput): Promise<{ ips: string[]; ok: boolean }> {
+  const source = input.interfaces;
+  if (source !== undefined && typeof source !== 'function') return privateIpsOf(source);
+  return discoverPrivateIps(source ?? osNetworkInterfaces, input.discover);
+}
+
+/** Builds the validated, deeply frozen config of one `pilot-agent proxy` run. */
+export async function loadAgentConfig(input: LoadAgentConfigInput): Promise<AgentConfig> {
+  const { flags, log } = input;
+  const type = nodeType(input.role);
+  const env = readAgentEnv(input.env);
+  const problems = flagProblems(flags);
+  if (problems.length > 0) throw usageError(problems.join('; '));
+  const registry = flags.serviceregistry as ServiceRegistry;
+  const authPolicy = flags.controlPlaneAuthPolicy as ControlPlaneAuthPolicy;
+
+  // Node identity (spec §1.4).
+  if (flags.ip === '' && env.instanceIp !== '' && parseIp(env.instanceIp) === undefined) {
+    log?.warn(`INSTANCE_IP ${goQuote(env.instanceIp)} is not an IP address; ignoring it, as Istio does`);
+  }
+  const discovered = await discoveredIps(input);
+  if (!discovered.ok) {
+    log?.warn(
+      'Network interfaces still report unspecified addresses; using none of the discovered addresses',
+    );
+  }
+  const ipAddresses = nodeIpAddresses({
+    ipFlag: flags.ip,
+    instanceIp: env.instanceIp,
+    discovered: discovered.ok ? discovered.ips : [],
+  });
+  const id = flags.id !== '' ? flags.id : defaultNodeId(registry, ipAddresses, env.podName, env.podNamespace);
+  const domain = dnsDomain(registry, env.podNamespace, flags.domain);
+  const podIp = flags.ip !== '' ? (parseIp(flags.ip)?.text ?? '') : (parseIp(env.instanceIp)?.text ?? '');
+  const node: NodeIdentity = {
+    type,
+    ipAddresses,
+    ipv6: isIpv6Proxy(ipAddresses),
+    id,
+    domain,
+    serviceNode: serviceNode(type, ipAddresses, id, domain),
+    trustDomain: flags['trust-domain'] !== '' ? flags['trust-domain'] : 'cluster.local',
+    podName: env.podName,
+    podNamespace: env.podNamespace,
+    podIp,
+  };
+
+  // ProxyConfig = DefaultProxyConfig() overwritten by the flags (spec §1.6 step 1).
+  const remote: ParsedRemoteService[] = [];
+  const metrics =
+    flags.envoyMetricsService !== ''
+      ? parseRemoteService('envoyMetricsService', flags.envoyMetricsService)
+      : undefined;
+  const accessLog =
+    flags.envoyAccessLogService !== ''
+      ? parseRemoteService('envoyAccessLogService', flags.envoyAccessLogService)
+      : undefined;
+  if (metrics) remote.push(metrics);
+  if (accessLog) remote.push(accessLog);
+  const tracer = selectTracer(flags, env.stackdriverTracingEnabled);
+  const proxy: ProxyConfig = {
+    configPath: flags.configPath,
+    binaryPath: flags.binaryPath,
+    serviceCluster: flags.serviceCluster,
+    drainDurationMs: flags.drainDuration,
+    parentShutdownDurationMs: flags.parentShutdownDuration,
+    discoveryAddress: flags.discoveryAddress,
+    connectTimeoutMs: flags.connectTimeout,
+    statsdUdpAddress: flags.statsdUdpAddress,
+    envoyMetricsService: metrics?.service ?? { address: '' },
+    envoyAccessLogService: accessLog?.service ?? { address: '' },
+    proxyAdminPort: flags.proxyAdminPort,
+    controlPlaneAuthPolicy: authPolicy,
+    customConfigFile: flags.customConfigFile,
+    concurrency: flags.concurrency,
+    proxyBootstrapTemplatePath:
+      !flags.controlPlaneBootstrap && flags.customConfigFile === '' ? flags.templateFile : '',
+    statNameLength: DPC.statNameLength,
+    tracing: tracer.tracing,
+  };
+
+  const invalid = proxyConfigProblems(proxy, tracer.lightstep);
+  if (invalid.length > 0) throw usageError(invalid.join('; '));
+
+  // Pilot and Mixer SANs, only under MUTUAL_TLS (spec §1.6 steps 3–4).
+  let pilotSAN: string[] = [];
+  let mixerSAN: string[] = [];
+  if (authPolicy === 'MUTUAL_TLS') {
+    const td = sanTrustDomain({
+      trustDomainFlag: flags['trust-domain'],
+      registry,
+      podNamespace: env.podNamespace,
+      domain,
+    });
+    const ns = controlPlaneNamespace({
+      registry,
+      podNamespace: env.podNamespace,
+      discoveryAddress: proxy.discoveryAddress,
+      istioNamespace: env.istioNamespace,
+    });
+    pilotSAN = spiffeSan(td, ns, PILOT_SERVICE_ACCOUNT, flags.pilotIdentity);
+    mixerSAN = spiffeSan(td, ns, MIXER_SERVICE_ACCOUNT, flags.mixerIdentity);
+  }
+
+  // Statsd: resolved once; a failed lookup disables statsd with a warning, as Istio (spec §1.3).
+  if (proxy.statsdUdpAddress !== '') {
+    const resolved = await resolveStatsdAddress(proxy.statsdUdpAddress, input.resolveHost);
+    if ('error' in resolved) {
+      log?.warn(`resolve StatsdUdpAddress failed: ${resolved.error}; statsd is disabled`);
+      proxy.statsdUdpAddress = '';
+    } else {
+      proxy.statsdUdpAddress = resolved.address;
+    }
+  }
+
+  // Certificates to wait for and watch (spec §1.9).
+  const remoteTls = remote.some((r) => r.tlsEnabled);
+  const certFiles = dedupeKeepOrder([...env.tlsFiles, ...remote.flatMap((r) => r.tlsFiles)]);
+
+  const ignored = [
+    ...Object.entries(PROXY_FLAGS)
+      .filter(([name, spec]) => !spec.implemented && flags[name as keyof ProxyFlagValues] !== spec.default)
+      .map(([name]) => `--${name}`),
+    ...tracer.ignored,
+    ...(input.ignored ?? []),
+  ];
+  if (ignored.length > 0) {
+    log?.warn(
+      { ignored },
+      `Ignoring flags and settings this agent does not implement: ${ignored.join(', ')}`,
+    );
+  }
+
+  const config: AgentConfig = {
+    proxy,
+    node,
+    registry,
+    statusPort: flags.statusPort,
+    stsPort: flags.stsPort,
+    proxyLogLevel: flags.proxyLogLevel,
+    proxyComponentLogLevel: flags.proxyComponentLogLevel,
+    dnsRefreshRate: flags.dnsRefreshRate,
+    disableInternalTelemetry: flags.disableInternalTelemetry,
+    controlPlaneBootstrap: flags.controlPlaneBootstrap,
+    outlierLogPath: flags.outlierLogPath,
+    pilotSAN,
+    mixerSAN,
+    // Istio 2.2: ISTIO_BOOTSTRAP wins; a custom config file means no rendering at all. With
+    // --controlPlaneBootstrap=true Istio renders --templateFile once into <configPath>/envoy.yaml;
+    // we render it per epoch like the sidecar path (documented deviation).
+    bootstrapTemplatePath:
+      flags.customConfigFile !== ''
+        ? ''
+        : env.bootstrapTemplatePath !== ''
+          ? env.bootstrapTemplatePath
+          : flags.templateFile,
+    bootstrapOverridePath: env.bootstrapOverridePath,
+    baseId: flags.baseId,
+    kubeAppProbers: env.kubeAppProbers,
+    prometheusAnnotations: env.prometheusAnnotations,
+    lifecycle: {
+      terminationDrainMs: env.terminationDrainMs,
+      exitOnZeroActiveConnections: env.exitOnZeroActiveConnections,
+      minimumDrainMs: env.minimumDrainMs,
+      maximumDrainMs: flags.drainDuration,
+      restartBudget: flags.restartBudget,
+      ...DEFAULT_LIFECYCLE,
+    },
+    certs: {
+      files: certFiles,
+      waitForFiles: authPolicy === 'MUTUAL_TLS' || remoteTls || env.autoMtlsEnabled,
+      pairs: dedupePairs([...env.tlsPairs, ...remote.flatMap((r) => (r.tlsPair ? [r.tlsPair] : []))]),
+    },
+    inspect: flags.inspect || env.inspect,
+    env: env.env,
+    ignoredFlags: ignored,
+  };
+  return deepFreeze(config);
+}

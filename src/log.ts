@@ -1,0 +1,113 @@
+/**
+ * The one pino root logger of the agent (habit 12). Decided once, here:
+ * - JSON lines when stdout is not a terminal (containers, log collectors) or with `--log_as_json`;
+ *   readable lines through pino-pretty on a terminal, synchronously and without a worker thread
+ *   (a transport thread could lose the last lines at exit).
+ * - Key material never reaches the log: `privateKey`, `key`, `token` and `accessToken` fields are
+ *   censored at any depth pino's redact paths reach, and PEM blocks are cut out of every string
+ *   (messages included), since certificates and keys travel through config and error text.
+ * Istio's levels (`debug`, `info`, `warn`, `error`, `fatal`, `none`) map onto pino's, `none` being
+ * `silent`.
+ */
+
+import type { DestinationStream, Level, LoggerOptions, Logger as PinoLogger } from 'pino';
+import { pino } from 'pino';
+import pretty from 'pino-pretty';
+
+export type Logger = PinoLogger;
+
+/** Istio log level names (`istio.io/pkg/log`). */
+export const ISTIO_LEVELS = ['debug', 'info', 'warn', 'error', 'fatal', 'none'] as const;
+export type IstioLevel = (typeof ISTIO_LEVELS)[number];
+
+export interface LoggerOptionsInput {
+  /** Force JSON (true) or readable output (false); default: JSON unless `isTTY`. */
+  json?: boolean;
+  /** An Istio level name; default `info`. */
+  level?: IstioLevel;
+  /** Where lines go; default stdout. */
+  destination?: DestinationStream | NodeJS.WritableStream;
+  /** Whether the destination is a terminal; default `process.stdout.isTTY`. */
+  isTTY?: boolean;
+}
+
+const CENSOR = '[REDACTED]';
+const SECRET_KEYS = ['privateKey', 'key', 'token', 'accessToken'];
+/** pino `redact` paths: the field itself and up to three levels down (e.g. `proxyConfig.*.tlsSettings.privateKey`). */
+export const REDACT_PATHS = SECRET_KEYS.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`]);
+
+const PEM_BLOCK = /-----BEGIN [A-Z0-9 ]+-----[\s\S]*?(?:-----END [A-Z0-9 ]+-----|$)/g;
+
+/** Replaces every PEM block (complete or cut off) in a string. */
+export function scrubPem(text: string): string {
+  return text.replace(PEM_BLOCK, '[REDACTED PEM]');
+}
+
+function scrubValue(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return scrubPem(value);
+  if (depth > 6 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => scrubValue(v, depth + 1));
+  if (value instanceof Error) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) out[k] = scrubValue(v, depth + 1);
+  return out;
+}
+
+function pinoLevel(level: IstioLevel): Level | 'silent' {
+  return level === 'none' ? 'silent' : level;
+}
+
+export function createLogger(options: LoggerOptionsInput = {}): Logger {
+  const destination = options.destination ?? process.stdout;
+  const isTTY = options.isTTY ?? process.stdout.isTTY === true;
+  const json = options.json ?? !isTTY;
+  const config: LoggerOptions = {
+    level: pinoLevel(options.level ?? 'info'),
+    redact: { paths: REDACT_PATHS, censor: CENSOR },
+    formatters: {
+      // `level: "info"` instead of pino's number, as Istio's JSON logs carry the level name.
+      level: (label) => ({ level: label }),
+      log: (object) => scrubValue(object, 0) as Record<string, unknown>,
+    },
+    hooks: {
+      // Messages and printf arguments are not seen by `formatters.log`.
+      logMethod(args, method) {
+        const cleaned = args.map((a) => (typeof a === 'string' ? scrubPem(a) : a)) as Parameters<
+          typeof method
+        >;
+        method.apply(this, cleaned);
+      },
+    },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    base: undefined,
+  };
+  if (json) return pino(config, destination as DestinationStream);
+  const stream = pretty({
+    sync: true,
+    colorize: isTTY,
+    destination: destination as NodeJS.WritableStream,
+    translateTime: 'SYS:standard',
+    ignore: 'pid,hostname',
+  });
+  return pino(config, stream);
+}
+
+/**
+ * Istio `--log_output_level`: `<scope>:<level>,...` or a bare `<level>` for the default scope.
+ * Returns the default scope's level (the only scope this agent has), or an error naming the entry.
+ */
+export function defaultScopeLevel(spec: string): IstioLevel | { error: string } {
+  let bare: IstioLevel | undefined;
+  let scoped: IstioLevel | undefined;
+  for (const entry of spec.split(',')) {
+    const pieces = entry.split(':');
+    if (pieces.length > 2) return { error: `invalid output level format '${entry}'` };
+    const name = pieces[pieces.length - 1] ?? '';
+    if (!(ISTIO_LEVELS as readonly string[]).includes(name))
+      return { error: `invalid output level '${entry}'` };
+    // Istio's GetOutputLevel("default"): the first bare level wins, else the first `default:` entry.
+    if (pieces.length === 1) bare ??= name as IstioLevel;
+    else if (pieces[0] === 'default') scoped ??= name as IstioLevel;
+  }
+  return bare ?? scoped ?? 'info';
+}
