@@ -1,0 +1,510 @@
+/**
+ * The parameter map Istio 1.5 hands its bootstrap template (`Config.toTemplateParams`,
+ * `pkg/bootstrap/config.go`; options in `pkg/bootstrap/option/instances.go` and `convert.go`).
+ * Both bootstrap paths read it: a Go template (`ISTIO_BOOTSTRAP` / `--templateFile`) gets it as
+ * `.`, and the built-in v3 builder (`v3.ts`) is a function of it, so the two cannot drift apart.
+ *
+ * "Skip if zero" options leave the key out of the map, so `{{ if .key }}` is false and `{{ .key }}`
+ * prints `<no value>` — exactly as in Istio. Address options become the text
+ * `{"address": "<host>", "port_value": <port>}` that templates paste in place of a JSON object.
+ *
+ * Shapes that differ from Istio 1.5 because the built-in bootstrap is Envoy v3:
+ * - `envoy_metrics_service_tls` / `envoy_accesslog_service_tls` are a v3 `transport_socket` JSON
+ *   (what Istio ≥ 1.6 passes), not a v2 `tls_context`, and name SANs with `match_subject_alt_names`;
+ * - `*_tcp_keepalive` uses bare numbers for the UInt32Value fields (protobuf JSON), where Istio's
+ *   `encoding/json` of the Go wrappers gives `{"value": 1}`, which Envoy's JSON parser rejects;
+ * - ISTIO_MUTUAL with no certificates configured defaults the client certificate to
+ *   `/etc/certs/cert-chain.pem` and the CA to `/etc/certs/root-cert.pem`. Istio 1.5's converter has
+ *   the two swapped (a cert chain as trust anchor, the root as client certificate: Envoy then fails
+ *   to load the cluster because the key does not match). We fix the swap deliberately.
+ */
+
+import { formatGoDuration } from '../config/duration.js';
+import type { AgentConfig, RemoteService, TcpKeepalive, TlsSettings } from '../config/types.js';
+import { AgentError } from '../errors.js';
+import { goJsonMarshal } from './go-json.js';
+import { GoEnum, GoNilPointer, GoStringer, GoStruct, type GoValue } from './go-value.js';
+import { buildNodeMetadata, type NodeMetadataOptions, type TypedNodeMetadata } from './metadata.js';
+
+/** Istio's well-known file certificates (`pkg/config/constants`). */
+export const DEFAULT_CERT_CHAIN = '/etc/certs/cert-chain.pem';
+export const DEFAULT_KEY = '/etc/certs/key.pem';
+export const DEFAULT_ROOT_CERT = '/etc/certs/root-cert.pem';
+
+/** Stats the readiness probe and Istio dashboards depend on (release-1.5 `pkg/bootstrap/config.go`). */
+const REQUIRED_INCLUSION_PREFIXES =
+  'cluster_manager,listener_manager,http_mixer_filter,tcp_mixer_filter,server,cluster.xds-grpc';
+const REQUIRED_INCLUSION_SUFFIX = 'ssl_context_update_by_sds';
+
+/** The fields of Istio 1.5's `meshconfig.ProxyConfig` that templates can index (`.config.X`). */
+export type ProxyConfigFields = {
+  readonly ConfigPath: string;
+  readonly BinaryPath: string;
+  readonly ServiceCluster: string;
+  readonly DrainDuration: GoStringer;
+  readonly ParentShutdownDuration: GoStringer;
+  readonly DiscoveryAddress: string;
+  readonly DiscoveryRefreshDelay: GoNilPointer;
+  readonly ZipkinAddress: string;
+  readonly ConnectTimeout: GoStringer;
+  readonly StatsdUdpAddress: string;
+  readonly EnvoyMetricsServiceAddress: string;
+  readonly ProxyAdminPort: number;
+  readonly AvailabilityZone: string;
+  /** `eq .config.ControlPlaneAuthPolicy 1` is Istio's MUTUAL_TLS test; it prints as the name. */
+  readonly ControlPlaneAuthPolicy: GoEnum;
+  readonly CustomConfigFile: string;
+  readonly StatNameLength: number;
+  readonly Concurrency: number;
+  readonly ProxyBootstrapTemplatePath: string;
+  readonly InterceptionMode: GoEnum;
+  readonly Tracing: GoStruct | GoNilPointer;
+  readonly Sds: GoNilPointer;
+  readonly EnvoyAccessLogService: GoStruct;
+  readonly EnvoyMetricsService: GoStruct;
+};
+
+export type ProxyConfigView = GoStruct<ProxyConfigFields>;
+
+/**
+ * The template parameters. Optional keys are the ones Istio skips when zero. A type alias (not an
+ * interface) so that it is a `GoMap` for the template engine.
+ */
+export type TemplateParams = {
+  readonly nodeID: string;
+  readonly cluster: string;
+  readonly config: ProxyConfigView;
+  readonly connect_timeout: string;
+  readonly pilot_grpc_address?: string;
+  readonly discovery_address: string;
+  readonly dns_refresh_rate: string;
+  readonly localhost: string;
+  readonly wildcard: string;
+  readonly dns_lookup_family: string;
+  readonly PodName?: string;
+  readonly PodNamespace?: string;
+  readonly PodIP?: string;
+  readonly pilot_SAN: readonly string[];
+  readonly MixerSubjectAltName?: string;
+  readonly sds_uds_path: string;
+  readonly sds_token_path: string;
+  readonly ControlPlaneAuth?: string;
+  readonly DisableReportCalls?: string;
+  readonly pilot_cert_provider: string;
+  readonly outlier_log_path?: string;
+  readonly sts?: boolean;
+  readonly sts_port?: number;
+  readonly region?: string;
+  readonly zone?: string;
+  readonly sub_zone?: string;
+  readonly meta_json_str: string;
+  readonly inclusionPrefix?: readonly string[];
+  readonly inclusionSuffix?: readonly string[];
+  readonly inclusionRegexps?: readonly string[];
+  readonly extraStatTags?: readonly string[];
+  readonly statsd?: string;
+  readonly zipkin?: string;
+  readonly datadog?: string;
+  readonly envoy_metrics_service_address?: string;
+  readonly envoy_metrics_service_tls?: string;
+  readonly envoy_metrics_service_tcp_keepalive?: string;
+  readonly envoy_accesslog_service_address?: string;
+  readonly envoy_accesslog_service_tls?: string;
+  readonly envoy_accesslog_service_tcp_keepalive?: string;
+};
+
+export type TemplateParamsOptions = NodeMetadataOptions;
+
+export async function buildTemplateParams(
+  config: AgentConfig,
+  options: TemplateParamsOptions = {},
+): Promise<TemplateParams> {
+  const proxy = config.proxy;
+  const meta = await buildNodeMetadata(config, options);
+  const ipv6 = config.node.ipv6;
+  const tracing = proxy.tracing;
+  const stats = statsOptions(meta.typed, meta.instanceIps);
+
+  const params: Record<string, GoValue> = {
+    nodeID: config.node.serviceNode,
+    cluster: proxy.serviceCluster,
+    config: proxyConfigView(config),
+    connect_timeout: formatGoDuration(proxy.connectTimeoutMs),
+    pilot_grpc_address: addressOption('pilot_grpc_address', proxy.discoveryAddress),
+    discovery_address: proxy.discoveryAddress,
+    dns_refresh_rate: config.dnsRefreshRate,
+    localhost: ipv6 ? '::1' : '127.0.0.1',
+    wildcard: ipv6 ? '::' : '0.0.0.0',
+    // Istio 1.5: IPv6 proxies resolve with AUTO (v6 first, then v4), IPv4 proxies with V4_ONLY.
+    dns_lookup_family: ipv6 ? 'AUTO' : 'V4_ONLY',
+    PodName: config.node.podName || undefined,
+    PodNamespace: config.node.podNamespace || undefined,
+    PodIP: config.node.podIp ? podIpBase64(config.node.podIp) : undefined,
+    pilot_SAN: config.pilotSAN.length > 0 ? [...config.pilotSAN] : [defaultPilotSan(config.node.trustDomain)],
+    MixerSubjectAltName: config.mixerSAN[0] || undefined,
+    // SDS is not implemented: Istio clears both when SDS is off, and the template then uses files.
+    sds_uds_path: '',
+    sds_token_path: '',
+    ControlPlaneAuth: proxy.controlPlaneAuthPolicy === 'MUTUAL_TLS' ? 'enable' : undefined,
+    DisableReportCalls: config.disableInternalTelemetry ? 'true' : undefined,
+    pilot_cert_provider: config.env.PILOT_CERT_PROVIDER ?? 'istiod',
+    outlier_log_path: config.outlierLogPath || undefined,
+    sts: config.stsPort > 0 ? true : undefined,
+    sts_port: config.stsPort > 0 ? config.stsPort : undefined,
+    region: meta.locality.region || undefined,
+    zone: meta.locality.zone || undefined,
+    sub_zone: meta.locality.subZone || undefined,
+    meta_json_str: meta.json,
+    ...stats,
+    statsd: addressOption('statsd', proxy.statsdUdpAddress),
+    zipkin: tracing?.kind === 'zipkin' ? addressOption('zipkin', tracing.address) : undefined,
+    datadog: tracing?.kind === 'datadog' ? addressOption('datadog', tracing.address) : undefined,
+    ...remoteServiceOptions('envoy_metrics_service', proxy.envoyMetricsService, meta.typed),
+    ...remoteServiceOptions('envoy_accesslog_service', proxy.envoyAccessLogService, meta.typed),
+  };
+  for (const key of Object.keys(params)) if (params[key] === undefined) delete params[key];
+  return params as TemplateParams;
+}
+
+/** `spiffe://<trust domain>/ns/istio-system/sa/istio-pilot-service-account` (Istio `defaultPilotSAN`). */
+export function defaultPilotSan(trustDomain: string): string {
+  return `spiffe://${trustDomain}/ns/istio-system/sa/istio-pilot-service-account`;
+}
+
+function proxyConfigView(config: AgentConfig): ProxyConfigView {
+  const p = config.proxy;
+  const duration = (ms: number): GoStringer => {
+    const seconds = Math.trunc(ms / 1000);
+    const nanos = Math.round((ms - seconds * 1000) * 1e6);
+    return new GoStringer('*types.Duration', formatGoDuration(ms), {
+      ...(seconds !== 0 ? { seconds } : {}),
+      ...(nanos !== 0 ? { nanos } : {}),
+    });
+  };
+  const remote = (svc: RemoteService): GoStruct =>
+    new GoStruct(
+      '*v1alpha1.RemoteService',
+      {
+        Address: svc.address,
+        TlsSettings: svc.tlsSettings
+          ? tlsSettingsView(svc.tlsSettings)
+          : new GoNilPointer('*v1alpha3.TLSSettings'),
+        TcpKeepalive: svc.tcpKeepalive
+          ? new GoStruct('*v1alpha3.ConnectionPoolSettings_TCPSettings_TcpKeepalive', {
+              Probes: svc.tcpKeepalive.probes ?? 0,
+              Time:
+                svc.tcpKeepalive.timeMs !== undefined
+                  ? duration(svc.tcpKeepalive.timeMs)
+                  : new GoNilPointer('*types.Duration'),
+              Interval:
+                svc.tcpKeepalive.intervalMs !== undefined
+                  ? duration(svc.tcpKeepalive.intervalMs)
+                  : new GoNilPointer('*types.Duration'),
+            })
+          : new GoNilPointer('*v1alpha3.ConnectionPoolSettings_TCPSettings_TcpKeepalive'),
+      },
+      { Address: 'address', TlsSettings: 'tlsSettings', TcpKeepalive: 'tcpKeepalive' },
+    );
+  const tracer = p.tracing;
+  const fields: ProxyConfigFields = {
+    ConfigPath: p.configPath,
+    BinaryPath: p.binaryPath,
+    ServiceCluster: p.serviceCluster,
+    DrainDuration: duration(p.drainDurationMs),
+    ParentShutdownDuration: duration(p.parentShutdownDurationMs),
+    DiscoveryAddress: p.discoveryAddress,
+    DiscoveryRefreshDelay: new GoNilPointer('*types.Duration'),
+    ZipkinAddress: '',
+    ConnectTimeout: duration(p.connectTimeoutMs),
+    StatsdUdpAddress: p.statsdUdpAddress,
+    EnvoyMetricsServiceAddress: '',
+    ProxyAdminPort: p.proxyAdminPort,
+    AvailabilityZone: '',
+    ControlPlaneAuthPolicy: new GoEnum(
+      'v1alpha1.AuthenticationPolicy',
+      p.controlPlaneAuthPolicy,
+      p.controlPlaneAuthPolicy === 'MUTUAL_TLS' ? 1 : 0,
+    ),
+    CustomConfigFile: p.customConfigFile,
+    StatNameLength: p.statNameLength,
+    Concurrency: p.concurrency,
+    ProxyBootstrapTemplatePath: p.proxyBootstrapTemplatePath,
+    InterceptionMode: new GoEnum('v1alpha1.ProxyConfig_InboundInterceptionMode', 'REDIRECT', 0),
+    Tracing: tracer
+      ? new GoStruct('*v1alpha1.Tracing', {
+          Tracer:
+            tracer.kind === 'zipkin'
+              ? new GoStruct('*v1alpha1.Tracing_Zipkin_', {
+                  Zipkin: new GoStruct(
+                    '*v1alpha1.Tracing_Zipkin',
+                    { Address: tracer.address },
+                    { Address: 'address' },
+                  ),
+                })
+              : new GoStruct('*v1alpha1.Tracing_Datadog_', {
+                  Datadog: new GoStruct(
+                    '*v1alpha1.Tracing_Datadog',
+                    { Address: tracer.address },
+                    { Address: 'address' },
+                  ),
+                }),
+        })
+      : new GoNilPointer('*v1alpha1.Tracing'),
+    Sds: new GoNilPointer('*v1alpha1.SDS'),
+    EnvoyAccessLogService: remote(p.envoyAccessLogService),
+    EnvoyMetricsService: remote(p.envoyMetricsService),
+  };
+  // protobuf-generated Go structs carry `json:"camelCase,omitempty"` tags.
+  const jsonNames = Object.fromEntries(Object.keys(fields).map((k) => [k, k[0]?.toLowerCase() + k.slice(1)]));
+  return new GoStruct('*v1alpha1.ProxyConfig', fields, jsonNames);
+}
+
+function tlsSettingsView(tls: TlsSettings): GoStruct {
+  const modes = ['DISABLE', 'SIMPLE', 'MUTUAL', 'ISTIO_MUTUAL'];
+  return new GoStruct(
+    '*v1alpha3.TLSSettings',
+    {
+      Mode: new GoEnum('v1alpha3.TLSSettings_TLSmode', tls.mode, modes.indexOf(tls.mode)),
+      ClientCertificate: tls.clientCertificate,
+      PrivateKey: tls.privateKey,
+      CaCertificates: tls.caCertificates,
+      SubjectAltNames: [...tls.subjectAltNames],
+      Sni: tls.sni,
+    },
+    {
+      Mode: 'mode',
+      ClientCertificate: 'clientCertificate',
+      PrivateKey: 'privateKey',
+      CaCertificates: 'caCertificates',
+      SubjectAltNames: 'subjectAltNames',
+      Sni: 'sni',
+    },
+  );
+}
+
+/**
+ * Istio's `getStatsOptions`: each list is the pod annotation (comma-split, as given) followed by
+ * the required entries, and `{pod_ip}` in any entry is expanded once per instance IP.
+ */
+function statsOptions(
+  meta: TypedNodeMetadata,
+  instanceIps: readonly string[],
+): Record<string, readonly string[] | undefined> {
+  const option = (annotation: unknown, required: string): string[] | undefined => {
+    const entries: string[] = [];
+    if (typeof annotation === 'string' && annotation.length > 0) entries.push(...annotation.split(','));
+    if (required.length > 0) entries.push(...required.split(','));
+    const expanded = entries.flatMap((entry) =>
+      entry.includes('{pod_ip}') ? instanceIps.map((ip) => entry.replaceAll('{pod_ip}', ip)) : [entry],
+    );
+    return expanded.length > 0 ? expanded : undefined;
+  };
+  return {
+    inclusionPrefix: option(meta['sidecar.istio.io/statsInclusionPrefixes'], REQUIRED_INCLUSION_PREFIXES),
+    inclusionSuffix: option(meta['sidecar.istio.io/statsInclusionSuffixes'], REQUIRED_INCLUSION_SUFFIX),
+    inclusionRegexps: option(meta['sidecar.istio.io/statsInclusionRegexps'], ''),
+    extraStatTags: option(meta['sidecar.istio.io/extraStatTags'], ''),
+  };
+}
+
+function remoteServiceOptions(
+  name: 'envoy_metrics_service' | 'envoy_accesslog_service',
+  svc: RemoteService,
+  meta: TypedNodeMetadata,
+): Record<string, string | undefined> {
+  if (!svc.address) return {};
+  const flag = name === 'envoy_metrics_service' ? '--envoyMetricsService' : '--envoyAccessLogService';
+  return {
+    [`${name}_address`]: addressOption(`${name}_address`, svc.address),
+    [`${name}_tls`]: svc.tlsSettings ? transportSocketJson(svc.tlsSettings, name, meta, flag) : undefined,
+    [`${name}_tcp_keepalive`]: svc.tcpKeepalive ? keepaliveJson(svc.tcpKeepalive) : undefined,
+  };
+}
+
+/**
+ * Istio's `tlsConverter` for a remote service, as a v3 `transport_socket` (see the module comment
+ * for the swapped ISTIO_MUTUAL defaults we fix). `ISTIO_META_TLS_CLIENT_*` paths, when set, win
+ * over the configured files (`model.GetOrDefault`). DISABLE gives '' (present but false in `if`).
+ */
+export function transportSocketJson(
+  tls: TlsSettings,
+  sniName: string,
+  meta: TypedNodeMetadata,
+  flag: string,
+): string {
+  const metaPath = (key: string): string => (typeof meta[key] === 'string' ? (meta[key] as string) : '');
+  const orDefault = (override: string, value: string): string => override || value;
+  const istioMutual = tls.mode === 'ISTIO_MUTUAL';
+  const caCertificates = tls.caCertificates || (istioMutual ? DEFAULT_ROOT_CERT : '');
+  const validation: Record<string, GoValue> = {};
+  if (caCertificates)
+    validation.trusted_ca = { filename: orDefault(metaPath('TLS_CLIENT_ROOT_CERT'), caCertificates) };
+  if (tls.subjectAltNames.length > 0)
+    validation.match_subject_alt_names = tls.subjectAltNames.map((san) => ({ exact: san }));
+  const hasValidation = Object.keys(validation).length > 0;
+
+  let context: { common_tls_context: Record<string, GoValue>; sni?: string };
+  switch (tls.mode) {
+    case 'DISABLE':
+      return '';
+    case 'SIMPLE':
+      context = {
+        common_tls_context: {
+          alpn_protocols: ['h2'],
+          ...(hasValidation ? { validation_context: validation } : {}),
+        },
+        ...(tls.sni ? { sni: tls.sni } : {}),
+      };
+      break;
+    case 'MUTUAL':
+    case 'ISTIO_MUTUAL': {
+      const clientCertificate = tls.clientCertificate || (istioMutual ? DEFAULT_CERT_CHAIN : '');
+      const privateKey = tls.privateKey || (istioMutual ? DEFAULT_KEY : '');
+      if (!clientCertificate || !privateKey) {
+        // Istio logs an error and silently drops TLS for the service; we refuse instead.
+        throw new AgentError(
+          'bootstrap',
+          `${flag}: tlsSettings mode ${tls.mode} needs both clientCertificate and privateKey`,
+        );
+      }
+      const sni = tls.sni || (istioMutual ? sniName : '');
+      context = {
+        common_tls_context: {
+          // Istio: ALPN "istio" marks in-mesh mTLS (util.ALPNInMeshH2), plain MUTUAL offers h2 only.
+          alpn_protocols: istioMutual ? ['istio', 'h2'] : ['h2'],
+          tls_certificates: [
+            {
+              certificate_chain: {
+                filename: orDefault(metaPath('TLS_CLIENT_CERT_CHAIN'), clientCertificate),
+              },
+              private_key: { filename: orDefault(metaPath('TLS_CLIENT_KEY'), privateKey) },
+            },
+          ],
+          ...(hasValidation ? { validation_context: validation } : {}),
+        },
+        ...(sni ? { sni } : {}),
+      };
+      break;
+    }
+  }
+  const socket = {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+      ...context,
+    },
+  };
+  return jsonPreservingOrder(socket);
+}
+
+/** Istio's `keepaliveConverter`: whole seconds only, each field only when > 0. */
+export function keepaliveJson(keepalive: TcpKeepalive): string {
+  const tcp: Record<string, number> = {};
+  if ((keepalive.probes ?? 0) > 0) tcp.keepalive_probes = keepalive.probes as number;
+  const seconds = (ms: number | undefined): number => Math.trunc((ms ?? 0) / 1000);
+  if (seconds(keepalive.timeMs) > 0) tcp.keepalive_time = seconds(keepalive.timeMs);
+  if (seconds(keepalive.intervalMs) > 0) tcp.keepalive_interval = seconds(keepalive.intervalMs);
+  return jsonPreservingOrder({ tcp_keepalive: tcp });
+}
+
+/**
+ * Compact JSON in field (struct) order with Go's escaping — what `encoding/json` gives for a Go
+ * struct, as opposed to a map (whose keys it sorts).
+ */
+function jsonPreservingOrder(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(jsonPreservingOrder).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${goJsonMarshal(k)}:${jsonPreservingOrder(v)}`)
+      .join(',')}}`;
+  }
+  return goJsonMarshal(value as GoValue);
+}
+
+/** An address option: absent when empty, else the socket-address text Istio's converter makes. */
+function addressOption(name: string, address: string): string | undefined {
+  if (!address) return undefined;
+  const parsed = splitHostPort(address);
+  if ('error' in parsed) {
+    throw new AgentError('bootstrap', `unable to parse ${name} address "${address}": ${parsed.error}`);
+  }
+  // Istio pastes the port text as is: "fake:" gives `"port_value": }` (pinned by its own tests).
+  return `{"address": "${parsed.host}", "port_value": ${parsed.port}}`;
+}
+
+/** Go's `net.SplitHostPort`. */
+export function splitHostPort(hostport: string): { host: string; port: string } | { error: string } {
+  const missingPort = 'missing port in address';
+  const tooManyColons = 'too many colons in address';
+  const i = hostport.lastIndexOf(':');
+  if (i < 0) return { error: missingPort };
+  let host: string;
+  let j = 0;
+  let k = 0;
+  if (hostport[0] === '[') {
+    const end = hostport.indexOf(']');
+    if (end < 0) return { error: "missing ']' in address" };
+    if (end + 1 === hostport.length) return { error: missingPort };
+    if (end + 1 !== i) return { error: hostport[end + 1] === ':' ? tooManyColons : missingPort };
+    host = hostport.slice(1, end);
+    j = 1;
+    k = end + 1;
+  } else {
+    host = hostport.slice(0, i);
+    if (host.includes(':')) return { error: tooManyColons };
+  }
+  if (hostport.slice(j).includes('[')) return { error: "unexpected '[' in address" };
+  if (hostport.slice(k).includes(']')) return { error: "unexpected ']' in address" };
+  return { host, port: hostport.slice(i + 1) };
+}
+
+/**
+ * Istio's `PodIP` option: base64 of Go's `net.IP`, which `net.ParseIP` always makes 16 bytes long
+ * (an IPv4 address in its IPv4-mapped IPv6 form, `::ffff:a.b.c.d`).
+ */
+export function podIpBase64(ip: string): string {
+  const bytes = ipTo16Bytes(ip);
+  if (!bytes) throw new AgentError('bootstrap', `PodIP: "${ip}" is not an IP address`);
+  return Buffer.from(bytes).toString('base64');
+}
+
+function ipv4Bytes(text: string): number[] | undefined {
+  const parts = text.split('.');
+  if (parts.length !== 4) return undefined;
+  const bytes = parts.map((p) => (/^\d{1,3}$/.test(p) ? Number(p) : Number.NaN));
+  return bytes.every((b) => b >= 0 && b <= 255) ? bytes : undefined;
+}
+
+function ipTo16Bytes(ip: string): number[] | undefined {
+  const v4 = ipv4Bytes(ip);
+  if (v4) return [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...v4];
+  if (!ip.includes(':')) return undefined;
+  let text = ip;
+  let tail: number[] = [];
+  const lastColon = text.lastIndexOf(':');
+  const maybeV4 = ipv4Bytes(text.slice(lastColon + 1));
+  if (maybeV4) {
+    tail = maybeV4;
+    text = `${text.slice(0, lastColon + 1)}0:0`;
+  }
+  const halves = text.split('::');
+  if (halves.length > 2) return undefined;
+  const groups = (s: string): number[] | undefined => {
+    if (s === '') return [];
+    const out: number[] = [];
+    for (const g of s.split(':')) {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
+      out.push(Number.parseInt(g, 16));
+    }
+    return out;
+  };
+  const head = groups(halves[0] ?? '');
+  const rest = halves.length === 2 ? groups(halves[1] ?? '') : [];
+  if (!head || !rest) return undefined;
+  const fill = 8 - head.length - rest.length;
+  if ((halves.length === 1 && fill !== 0) || fill < 0) return undefined;
+  const words = [...head, ...new Array<number>(fill).fill(0), ...rest];
+  const bytes = words.flatMap((w) => [w >> 8, w & 0xff]);
+  if (tail.length === 4) bytes.splice(12, 4, ...tail);
+  return bytes;
+}
