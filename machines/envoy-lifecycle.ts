@@ -274,10 +274,22 @@ export const envoyLifecycleMachine = setup({
       adminError: null,
     }),
 
-    /** Every process left is told to stop and its exit becomes expected. */
+    /**
+     * Every process left is to stop and its exit becomes expected. Only the newest is told now:
+     * a hot-restart child that gets SIGTERM terminates its parent itself, and a parent killed
+     * first leaves its child retrying a vanished socket and aborting (envoy-process-behaviour
+     * §2.3 step 9, §2.5). Older ones are told when the newer one has gone (terminateNewestDiscarded).
+     */
     discardAll: enqueueActions(({ context, enqueue }) => {
-      for (const p of context.procs) enqueue.sendTo(`envoy-${p.seq}`, { type: 'SIGNAL', signal: 'SIGTERM' });
+      const newest = context.procs.at(-1);
+      if (newest) enqueue.sendTo(`envoy-${newest.seq}`, { type: 'SIGNAL', signal: 'SIGTERM' });
       enqueue.assign({ procs: context.procs.map((p) => ({ ...p, role: 'discarded' as const })) });
+    }),
+
+    /** After an exit: the newest process still to stop gets its SIGTERM. */
+    terminateNewestDiscarded: enqueueActions(({ context, enqueue }) => {
+      const newest = context.procs.filter((p) => p.role === 'discarded').at(-1);
+      if (newest) enqueue.sendTo(`envoy-${newest.seq}`, { type: 'SIGNAL', signal: 'SIGTERM' });
     }),
 
     killAll: enqueueActions(({ context, enqueue }) => {
@@ -431,7 +443,7 @@ export const envoyLifecycleMachine = setup({
     'EPOCH.EXITED': [
       {
         guard: 'isExpectedExit',
-        actions: { type: 'forgetProc', params: ({ event }) => event },
+        actions: [{ type: 'forgetProc', params: ({ event }) => event }, 'terminateNewestDiscarded'],
       },
       {
         guard: and(['isCurrent', 'exitedCleanly']),
@@ -888,7 +900,9 @@ export const envoyLifecycleMachine = setup({
         QUIT: {},
         DRAIN: {},
         HOT_RESTART: {},
-        'EPOCH.EXITED': { actions: { type: 'forgetProc', params: ({ event }) => event } },
+        'EPOCH.EXITED': {
+          actions: [{ type: 'forgetProc', params: ({ event }) => event }, 'terminateNewestDiscarded'],
+        },
         'EPOCH.SPAWN_FAILED': { actions: { type: 'forgetProc', params: ({ event }) => event } },
       },
     },

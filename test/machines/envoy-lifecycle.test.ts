@@ -409,7 +409,7 @@ describe('envoy lifecycle: hot restart', () => {
     expect(h.spawns.map((s) => s.epoch)).toEqual([0, 1, 2]);
   });
 
-  it('SIGTERM during a hot restart drains and then stops every epoch', async () => {
+  it('SIGTERM during a hot restart drains, then stops every epoch, the newest first', async () => {
     const h = startLifecycle();
     await toHandover(h);
     h.actor.send({ type: 'SHUTDOWN' });
@@ -417,11 +417,21 @@ describe('envoy lifecycle: hot restart', () => {
     await h.settle();
     expect(h.drains).toBe(1);
     await h.tick(5_000);
-    expect(h.spawns.map((s) => s.signals)).toEqual([['SIGTERM'], ['SIGTERM']]);
+    // The child first: Envoy's child terminates its own parent when it shuts down.
+    expect(h.spawns.map((s) => s.signals)).toEqual([[], ['SIGTERM']]);
     h.exited(h.spawn(1), { code: 0 });
+    expect(h.spawns.map((s) => s.signals)).toEqual([['SIGTERM'], ['SIGTERM']]);
     expect(h.snapshot().status).toBe('active');
     h.exited(h.spawn(0), { code: 0 });
     expect(output(h)?.exitCode).toBe(0);
+  });
+
+  it('SIGKILLs every epoch still alive after the grace, whatever the order', async () => {
+    const h = startLifecycle();
+    await toHandover(h);
+    h.actor.send({ type: 'QUIT' });
+    await h.tick(5_000);
+    expect(h.spawns.map((s) => s.signals)).toEqual([['SIGKILL'], ['SIGTERM', 'SIGKILL']]);
   });
 
   it('a child crashing during the handover leaves the parent serving and retries after backoff', async () => {
