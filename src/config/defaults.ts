@@ -103,6 +103,31 @@ export const DEFAULT_LIFECYCLE = deepFreeze({
   adminTimeoutMs: 1_000,
 } as const);
 
+/**
+ * The agent's own engineering limits (not user settings): how long each bounded wait lasts.
+ * Istio's equivalents are noted where they exist.
+ */
+export const AGENT_LIMITS = deepFreeze({
+  /** After SIGKILL, how long an Envoy may take to be reaped before we call it stuck. */
+  stuckTimeoutMs: 5_000,
+  /** A hot-restart child must go LIVE within this, or it is abandoned and epoch N keeps serving. */
+  handoverTimeoutMs: 60_000,
+  /** Failed admin polls in a row before a ready Envoy stops counting as ready (≥ 3 s at 1 s polls). */
+  adminLostThreshold: 3,
+  /** `--mode validate` must finish within this. */
+  validateTimeoutMs: 30_000,
+  /** Certificate files must be quiet this long before they are read (Istio 1.5: a fixed 10 s). */
+  certSettleMs: 250,
+  /** A rotation that does not validate (torn pair) may take this long to complete. */
+  certTornTimeoutMs: 30_000,
+  /** Required certificate files missing at start: wait at most this long (Istio: 2 min). */
+  certMissingTimeoutMs: 120_000,
+  /** Re-read period while waiting for missing files (Istio polls `stat` every 100 ms). */
+  certMissingRecheckMs: 500,
+  /** Safety net for lost file events: the files are re-read this often anyway. */
+  certPeriodicRecheckMs: 30_000,
+} as const);
+
 /** Limits of `validation.ValidateProxyConfig` (Istio 1.5 `pkg/config/validation/validation.go`). */
 export const VALIDATION_LIMITS = deepFreeze({
   drainTimeMaxMs: 3_600_000,

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import { createActor, fromPromise, type SnapshotFrom, toPromise } from 'xstate';
 import { agentMachine, INTERNAL_ERROR_EXIT } from '../../machines/agent.js';
+import { type CertReading, type CertRotationSettings, certRotationMachine } from '../../machines/cert-rotation.js';
 import {
   envoyLifecycleMachine,
   type LaunchPlan,
@@ -13,6 +14,10 @@ import {
 } from '../../machines/envoy-lifecycle.js';
 import { type Readiness, readinessOf } from '../../machines/readiness.js';
 import { readBootstrapOverride, writeBootstrap } from '../bootstrap/generate.js';
+import { buildNodeMetadata } from '../bootstrap/metadata.js';
+import { readCertificates } from '../certs/read.js';
+import { certWatcherActor } from '../certs/watcher.js';
+import { AGENT_LIMITS } from '../config/defaults.js';
 import type { AgentConfig } from '../config/types.js';
 import { createAdminClient, drainListenersPath } from '../envoy/admin.js';
 import { buildEnvoyArgs } from '../envoy/argv.js';
@@ -22,18 +27,6 @@ import { messageOf } from '../errors.js';
 import { buildStatusServer, listenStatusServer, type StatusServer } from '../status/server.js';
 import { osSignalsActor } from './signals.js';
 import { transitionLogger } from './transition-log.js';
-
-/** Lifecycle limits that are the agent's own engineering choices, not user settings. */
-const AGENT_LIMITS = {
-  /** After SIGKILL, how long an Envoy may take to be reaped before we call it stuck. */
-  stuckTimeoutMs: 5_000,
-  /** A hot-restart child must go LIVE within this, or it is abandoned and epoch N keeps serving. */
-  handoverTimeoutMs: 60_000,
-  /** Failed admin polls in a row before a ready Envoy stops counting as ready (≥ 3 s at 1 s polls). */
-  adminLostThreshold: 3,
-  /** `--mode validate` must finish within this. */
-  validateTimeoutMs: 30_000,
-} as const;
 
 export function lifecycleSettings(config: AgentConfig): LifecycleSettings {
   const l = config.lifecycle;
@@ -55,6 +48,30 @@ export function lifecycleSettings(config: AgentConfig): LifecycleSettings {
   };
 }
 
+export function certSettings(config: AgentConfig): CertRotationSettings {
+  return {
+    files: config.certs.files,
+    waitForFiles: config.certs.waitForFiles,
+    settleMs: AGENT_LIMITS.certSettleMs,
+    tornTimeoutMs: AGENT_LIMITS.certTornTimeoutMs,
+    missingFilesTimeoutMs: AGENT_LIMITS.certMissingTimeoutMs,
+    missingRecheckMs: AGENT_LIMITS.certMissingRecheckMs,
+    periodicRecheckMs: AGENT_LIMITS.certPeriodicRecheckMs,
+  };
+}
+
+/** The certificate rotation machine with its watcher and reader. */
+export function provideCertRotation(config: AgentConfig) {
+  return certRotationMachine.provide({
+    actors: {
+      certWatcher: certWatcherActor,
+      readCerts: fromPromise<CertReading, { files: string[] }>(({ input }) =>
+        readCertificates({ files: input.files, pairs: config.certs.pairs }),
+      ),
+    },
+  });
+}
+
 /** The lifecycle machine with every effect provided for this configuration. */
 export function provideLifecycle(config: AgentConfig, log: Logger) {
   const admin = createAdminClient({
@@ -67,7 +84,7 @@ export function provideLifecycle(config: AgentConfig, log: Logger) {
     actors: {
       envoyEpoch: envoyEpochActor(processDeps),
       prepareEpoch: fromPromise<LaunchPlan, { epoch: number }>(async ({ input }) => {
-        const configFile = await writeBootstrap(config, input.epoch);
+        const configFile = await writeBootstrap(config, input.epoch, { warn: (m) => log.warn(m) });
         const override = await readBootstrapOverride(config);
         if (override.warning) log.warn(override.warning);
         const args = buildEnvoyArgs(config, { epoch: input.epoch, configFile, configYaml: override.yaml });
@@ -92,12 +109,26 @@ export function provideLifecycle(config: AgentConfig, log: Logger) {
 
 type RootSnapshot = SnapshotFrom<typeof agentMachine>;
 
+/**
+ * Everything that can be wrong with the input but is only found by reading it in full (node
+ * metadata from ISTIO_META_*): checked before anything starts, so a bad value is a usage error
+ * (exit 255) with one line, and not a bootstrap failure of epoch 0.
+ */
+async function preflight(config: AgentConfig): Promise<void> {
+  await buildNodeMetadata(config);
+}
+
 export async function runProxy(config: AgentConfig, log: Logger): Promise<number> {
+  await preflight(config);
   const machine = agentMachine.provide({
-    actors: { envoyLifecycle: provideLifecycle(config, log), osSignals: osSignalsActor },
+    actors: {
+      envoyLifecycle: provideLifecycle(config, log),
+      certRotation: provideCertRotation(config),
+      osSignals: osSignalsActor,
+    },
   });
   const root = createActor(machine, {
-    input: { lifecycle: { settings: lifecycleSettings(config) } },
+    input: { lifecycle: { settings: lifecycleSettings(config) }, certs: { settings: certSettings(config) } },
     inspect: transitionLogger(log),
   });
 
