@@ -2,24 +2,74 @@
  * The status server on `--statusPort` (Istio's 15020). Built in a function and listened on
  * elsewhere, so tests use `inject()`. Every answer comes from machine state handed in as
  * functions; no route reaches into an actor.
+ *
+ * Routes: `/healthz/ready` (readiness), `/app-health/…` (application probes, app-probe-routes.ts),
+ * `/stats/prometheus` and `/metrics` (merged metrics, metrics.ts), `/quitquitquit` and `/drain`
+ * (loopback only, lifecycle-endpoints.ts). Anything else is a 404 that names nothing (no
+ * framework, no route list): the port is reachable from the whole cluster.
  */
-import Fastify from 'fastify';
+import { STATUS_CODES } from 'node:http';
+import Fastify, { type FastifyReply, LogController } from 'fastify';
 import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
 import type { Readiness } from '../../machines/readiness.js';
+import { messageOf } from '../errors.js';
+import { registerAppProbeRoutes } from './app-probe-routes.js';
+import type { AppProbers } from './app-probes.js';
+import { registerLifecycleEndpoints } from './lifecycle-endpoints.js';
+import {
+  type AppScrapeConfig,
+  createAgentRegistry,
+  DEFAULT_MAX_SOURCE_BYTES,
+  DEFAULT_SCRAPE_TIMEOUT_MS,
+  registerMetricsRoutes,
+  statusMetrics,
+} from './metrics.js';
+import { type AppTarget, appTarget } from './probe-client.js';
 
 export interface StatusServerDeps {
   readiness: () => Readiness;
   log: Logger;
+  /**
+   * The agent's own metrics: first in `/stats/prometheus`, and where the status server registers
+   * its counters. Default: a fresh `createAgentRegistry()`.
+   */
+  registry?: Registry;
+  /** Parsed `ISTIO_KUBE_APP_PROBERS` (`parseAppProbers`). Default: none. */
+  probers?: AppProbers;
+  /** The pod's own address for probes and application metrics (`podAddress`). Default: 127.0.0.1. */
+  podHost?: string;
+  /** Envoy's admin address for `/stats/prometheus`; `null` or absent leaves Envoy out. */
+  envoyAdmin?: { host: string; port: number } | null;
+  /** Parsed `ISTIO_PROMETHEUS_ANNOTATIONS` (`parsePrometheusAnnotations`); `null` or absent: none. */
+  appMetrics?: AppScrapeConfig | null;
+  /** `POST /quitquitquit`: stop Envoy and exit 0 without a drain. Absent: the endpoint is a 404. */
+  quit?: () => void;
+  /** `POST /drain`: fail readiness and drain, no exit. Absent: the endpoint is a 404. */
+  drain?: () => void;
+  /** Per-source cut of the merged metrics (default 10 MiB) and time limit without a Prometheus header (10 s). */
+  metricsLimits?: { maxSourceBytes?: number; defaultTimeoutMs?: number };
 }
+
+const NOT_FOUND = '404 page not found\n';
+const IDLE_TIMEOUT_MS = 10_000;
+const BAD_REQUEST =
+  'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\n\r\nBad Request\n';
 
 export function buildStatusServer(deps: StatusServerDeps) {
   const app = Fastify({
     loggerInstance: deps.log,
-    disableRequestLogging: true,
-    // A probe must not hang on a half-open kubelet connection.
-    connectionTimeout: 10_000,
+    logController: new LogController({ disableRequestLogging: true }),
+    // A probe must not hang on a half-open kubelet connection. Routes that wait longer by design
+    // (slow application probes, scrapes) extend their own socket's limit (`allowIdle`).
+    connectionTimeout: IDLE_TIMEOUT_MS,
     return503OnClosing: true,
+    // An unparseable request: a bare 400 in text, like every other answer of this port.
+    clientErrorHandler: (_err, socket) => {
+      if (socket.writable) socket.end(BAD_REQUEST);
+    },
   });
+  const notFound = (reply: FastifyReply) => reply.code(404).type('text/plain').send(NOT_FOUND);
 
   // Istio answers any method on /healthz/ready; kubelet uses GET, `pilot-agent wait` GET, LBs HEAD.
   app.route({
@@ -33,7 +83,45 @@ export function buildStatusServer(deps: StatusServerDeps) {
     },
   });
 
-  app.setNotFoundHandler((_req, reply) => reply.code(404).type('text/plain').send('404 page not found\n'));
+  const registry = deps.registry ?? createAgentRegistry();
+  const metrics = statusMetrics(registry);
+  let target: Promise<AppTarget> | undefined;
+  const resolveTarget = () => {
+    target ??= appTarget(deps.podHost ?? '127.0.0.1');
+    return target;
+  };
+  const log = deps.log;
+
+  registerAppProbeRoutes(app, {
+    probers: deps.probers ?? new Map(),
+    target: resolveTarget,
+    metrics,
+    log,
+    notFound,
+  });
+  registerMetricsRoutes(app, {
+    registry,
+    metrics,
+    envoyAdmin: deps.envoyAdmin ?? null,
+    appMetrics: deps.appMetrics ?? null,
+    target: resolveTarget,
+    maxSourceBytes: deps.metricsLimits?.maxSourceBytes ?? DEFAULT_MAX_SOURCE_BYTES,
+    defaultTimeoutMs: deps.metricsLimits?.defaultTimeoutMs ?? DEFAULT_SCRAPE_TIMEOUT_MS,
+    log,
+  });
+  registerLifecycleEndpoints(app, { quit: deps.quit, drain: deps.drain, log });
+
+  app.setNotFoundHandler((_req, reply) => notFound(reply));
+  // Fastify's default error answer is JSON naming its own error codes (FST_ERR_…); say only the status.
+  app.setErrorHandler((err: unknown, _req, reply) => {
+    const code = (err as { statusCode?: unknown }).statusCode;
+    const status = typeof code === 'number' && code >= 400 && code < 600 ? code : 500;
+    if (status >= 500) log.error({ err: messageOf(err) }, 'status server request failed');
+    return reply
+      .code(status)
+      .type('text/plain')
+      .send(`${STATUS_CODES[status] ?? 'Error'}\n`);
+  });
   return app;
 }
 
