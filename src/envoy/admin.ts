@@ -4,7 +4,7 @@
  * go on talking to the parent after it closed its listener (envoy-process-behaviour §2.3).
  */
 import { request } from 'node:http';
-import type { NodeType } from '../config/types.js';
+import type { AgentConfig, NodeType } from '../config/types.js';
 import { messageOf } from '../errors.js';
 
 export interface AdminResponse {
@@ -25,6 +25,11 @@ export interface AdminClientOptions {
   timeoutMs: number;
   /** Responses are cut at this size (readiness and connection stats are tiny). */
   maxBodyBytes?: number;
+}
+
+/** Where the agent reaches Envoy's admin API: `127.0.0.1`, or `::1` for an IPv6 proxy (spec §1.7). */
+export function adminHost(config: AgentConfig): string {
+  return config.node.ipv6 ? '::1' : '127.0.0.1';
 }
 
 export function createAdminClient(options: AdminClientOptions): AdminClient {

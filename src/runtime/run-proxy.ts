@@ -4,27 +4,34 @@
  * ends with. The only place where machines, effects and configuration meet.
  */
 import type { Logger } from 'pino';
-import { createActor, fromPromise, type SnapshotFrom, toPromise } from 'xstate';
+import { createActor, fromPromise, type InspectionEvent, type SnapshotFrom, toPromise } from 'xstate';
 import { agentMachine, INTERNAL_ERROR_EXIT } from '../../machines/agent.js';
-import { type CertReading, type CertRotationSettings, certRotationMachine } from '../../machines/cert-rotation.js';
+import {
+  type CertReading,
+  type CertRotationSettings,
+  certRotationMachine,
+} from '../../machines/cert-rotation.js';
 import {
   envoyLifecycleMachine,
   type LaunchPlan,
   type LifecycleSettings,
 } from '../../machines/envoy-lifecycle.js';
-import { type Readiness, readinessOf } from '../../machines/readiness.js';
+import { type LifecycleSnapshot, type Readiness, readinessOf } from '../../machines/readiness.js';
 import { readBootstrapOverride, writeBootstrap } from '../bootstrap/generate.js';
 import { buildNodeMetadata } from '../bootstrap/metadata.js';
 import { readCertificates } from '../certs/read.js';
 import { certWatcherActor } from '../certs/watcher.js';
 import { AGENT_LIMITS } from '../config/defaults.js';
 import type { AgentConfig } from '../config/types.js';
-import { createAdminClient, drainListenersPath } from '../envoy/admin.js';
+import { adminHost, createAdminClient, drainListenersPath } from '../envoy/admin.js';
 import { buildEnvoyArgs } from '../envoy/argv.js';
 import { adminPollerActor, connectionPollerActor } from '../envoy/pollers.js';
 import { envoyEpochActor, envoyProcesses, validateEpochActor } from '../envoy/process.js';
 import { messageOf } from '../errors.js';
+import { createAgentRegistry } from '../status/metrics.js';
+import { type StatusOptions, statusOptionsFromConfig } from '../status/options.js';
 import { buildStatusServer, listenStatusServer, type StatusServer } from '../status/server.js';
+import { lifecycleMetrics } from './agent-metrics.js';
 import { osSignalsActor } from './signals.js';
 import { transitionLogger } from './transition-log.js';
 
@@ -75,7 +82,7 @@ export function provideCertRotation(config: AgentConfig) {
 /** The lifecycle machine with every effect provided for this configuration. */
 export function provideLifecycle(config: AgentConfig, log: Logger) {
   const admin = createAdminClient({
-    host: config.node.ipv6 ? '::1' : '127.0.0.1',
+    host: adminHost(config),
     port: config.proxy.proxyAdminPort,
     timeoutMs: config.lifecycle.adminTimeoutMs,
   });
@@ -111,15 +118,26 @@ type RootSnapshot = SnapshotFrom<typeof agentMachine>;
 
 /**
  * Everything that can be wrong with the input but is only found by reading it in full (node
- * metadata from ISTIO_META_*): checked before anything starts, so a bad value is a usage error
- * (exit 255) with one line, and not a bootstrap failure of epoch 0.
+ * metadata from ISTIO_META_*, ISTIO_KUBE_APP_PROBERS, ISTIO_PROMETHEUS_ANNOTATIONS): checked
+ * before anything starts, so a bad value is a usage error (exit 255) with one line, and Envoy is
+ * never started.
  */
-async function preflight(config: AgentConfig): Promise<void> {
+async function preflight(config: AgentConfig): Promise<StatusOptions> {
   await buildNodeMetadata(config);
+  return statusOptionsFromConfig(config);
+}
+
+/** One inspection stream, several observers. */
+function fanOut(...observers: ((ev: InspectionEvent) => void)[]) {
+  return (ev: InspectionEvent) => {
+    for (const observe of observers) observe(ev);
+  };
 }
 
 export async function runProxy(config: AgentConfig, log: Logger): Promise<number> {
-  await preflight(config);
+  const statusOptions = await preflight(config);
+  const registry = createAgentRegistry();
+  let lifecycleSnapshot = (): LifecycleSnapshot | undefined => undefined;
   const machine = agentMachine.provide({
     actors: {
       envoyLifecycle: provideLifecycle(config, log),
@@ -129,8 +147,12 @@ export async function runProxy(config: AgentConfig, log: Logger): Promise<number
   });
   const root = createActor(machine, {
     input: { lifecycle: { settings: lifecycleSettings(config) }, certs: { settings: certSettings(config) } },
-    inspect: transitionLogger(log),
+    inspect: fanOut(
+      transitionLogger(log),
+      lifecycleMetrics(registry, () => lifecycleSnapshot()),
+    ),
   });
+  lifecycleSnapshot = () => root.system.get('lifecycle')?.getSnapshot() as LifecycleSnapshot | undefined;
 
   // Whatever happens to the agent, no Envoy outlives it.
   const onExit = () => {
@@ -149,7 +171,7 @@ export async function runProxy(config: AgentConfig, log: Logger): Promise<number
   process.on('uncaughtException', failInternally);
   process.on('unhandledRejection', failInternally);
 
-  const readiness = (): Readiness => readinessOf(root.system.get('lifecycle')?.getSnapshot());
+  const readiness = (): Readiness => readinessOf(lifecycleSnapshot());
   let status: StatusServer | undefined;
   try {
     root.start();
@@ -165,7 +187,14 @@ export async function runProxy(config: AgentConfig, log: Logger): Promise<number
     );
     // After Envoy's spawn is under way: the status server is not on the start-up critical path.
     if (config.statusPort > 0 && root.getSnapshot().status === 'active') {
-      status = buildStatusServer({ readiness, log: log.child({ component: 'status' }) });
+      status = buildStatusServer({
+        readiness,
+        log: log.child({ component: 'status' }),
+        registry,
+        ...statusOptions,
+        quit: () => root.send({ type: 'QUIT' }),
+        drain: () => root.send({ type: 'DRAIN' }),
+      });
       try {
         const address = await listenStatusServer(status, config.statusPort);
         log.info({ address }, 'status server listening');

@@ -4,6 +4,7 @@
  * Envoy starts (Istio `NewServer`, spec §1.7). Call it before starting anything.
  */
 import type { AgentConfig } from '../config/types.js';
+import { adminHost } from '../envoy/admin.js';
 import { type AppProbers, parseAppProbers } from './app-probes.js';
 import { type AppScrapeConfig, parsePrometheusAnnotations } from './metrics.js';
 import { podAddress } from './probe-client.js';
@@ -20,7 +21,7 @@ export function statusOptionsFromConfig(config: AgentConfig): StatusOptions {
   return {
     probers: parseAppProbers(config.kubeAppProbers),
     podHost: podAddress(config.node.podIp, config.node.ipv6),
-    envoyAdmin: { host: config.node.ipv6 ? '::1' : '127.0.0.1', port: config.proxy.proxyAdminPort },
+    envoyAdmin: { host: adminHost(config), port: config.proxy.proxyAdminPort },
     // Istio merges application metrics for sidecars only: a gateway's status port is exposed by
     // its Service, and the application behind a gateway is Envoy itself.
     appMetrics:
