@@ -87,13 +87,20 @@ export function provideLifecycle(config: AgentConfig, log: Logger) {
     timeoutMs: config.lifecycle.adminTimeoutMs,
   });
   const processDeps = { binaryPath: config.proxy.binaryPath, log: log.child({ component: 'envoy' }) };
+  // The same warning at every epoch (e.g. no pod-labels file outside Kubernetes) is said once.
+  const warned = new Set<string>();
+  const warnOnce = (message: string) => {
+    if (warned.has(message)) return;
+    warned.add(message);
+    log.warn(message);
+  };
   return envoyLifecycleMachine.provide({
     actors: {
       envoyEpoch: envoyEpochActor(processDeps),
       prepareEpoch: fromPromise<LaunchPlan, { epoch: number }>(async ({ input }) => {
-        const configFile = await writeBootstrap(config, input.epoch, { warn: (m) => log.warn(m) });
+        const configFile = await writeBootstrap(config, input.epoch, { warn: warnOnce });
         const override = await readBootstrapOverride(config);
-        if (override.warning) log.warn(override.warning);
+        if (override.warning) warnOnce(override.warning);
         const args = buildEnvoyArgs(config, { epoch: input.epoch, configFile, configYaml: override.yaml });
         return { epoch: input.epoch, args, configFile: config.proxy.customConfigFile ? null : configFile };
       }),

@@ -55,6 +55,8 @@ export interface AgentOptions {
   sim?: Record<string, string>;
   binaryPath?: string;
   role?: 'sidecar' | 'router';
+  /** Runs before the agent starts, e.g. to lay out certificates in `certDir`. */
+  prepare?: (dirs: { dir: string; certDir: string }) => void;
 }
 
 export interface HttpAnswer {
@@ -114,10 +116,9 @@ export async function startAgent(options: AgentOptions = {}) {
     ...(options.args ?? []),
   ];
   const simEnv = Object.fromEntries(
-    Object.entries({ SHM_DIR: shmDir, RECORD: recordFile, XDS_DELAY_MS: '50', ...options.sim }).map(([k, v]) => [
-      `ENVOY_SIM_${k}`,
-      v,
-    ]),
+    Object.entries({ SHM_DIR: shmDir, RECORD: recordFile, XDS_DELAY_MS: '50', ...options.sim }).map(
+      ([k, v]) => [`ENVOY_SIM_${k}`, v],
+    ),
   );
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
@@ -136,6 +137,7 @@ export async function startAgent(options: AgentOptions = {}) {
     ...options.env,
   };
 
+  options.prepare?.({ dir, certDir });
   const lines: string[] = [];
   const proc: ChildProcess = spawn(process.execPath, [AGENT_BIN, ...args], {
     cwd: dir,
@@ -174,7 +176,15 @@ export async function startAgent(options: AgentOptions = {}) {
       return false;
     }
   };
-  const envoyPids = () => [...new Set(records().filter((r) => r.event === 'start').map((r) => r.pid))];
+  /** Serving Envoy processes: `--mode validate` runs (before each hot restart) are not servers. */
+  const isServe = (r: SimRecord) => r.event === 'start' && !(r.argv ?? []).includes('validate');
+  const envoyPids = () => [
+    ...new Set(
+      records()
+        .filter(isServe)
+        .map((r) => r.pid),
+    ),
+  ];
 
   const run = {
     dir,
@@ -193,7 +203,8 @@ export async function startAgent(options: AgentOptions = {}) {
     envoyPids,
     /** Envoy processes (by pid) still alive. */
     leftovers: () => envoyPids().filter(alive),
-    starts: () => records().filter((r) => r.event === 'start'),
+    starts: () => records().filter(isServe),
+    validations: () => records().filter((r) => r.event === 'start' && (r.argv ?? []).includes('validate')),
     adminCalls: () => records().filter((r) => r.event === 'admin'),
     ready: async (): Promise<number> => {
       try {
@@ -203,9 +214,14 @@ export async function startAgent(options: AgentOptions = {}) {
       }
     },
     get: (path: string, method = 'GET') => httpGet(statusPort, path, method),
-    waitReady: (timeoutMs = 15_000) => waitUntil(async () => (await run.ready()) === 200, 'agent ready', { timeoutMs }),
+    waitReady: (timeoutMs = 15_000) =>
+      waitUntil(async () => (await run.ready()) === 200, 'agent ready', { timeoutMs }),
     waitLog: (pattern: RegExp, timeoutMs = 10_000) =>
       waitUntil(() => lines.some((l) => pattern.test(l)), `log line ${pattern}`, { timeoutMs }),
+    waitStart: (epoch: number, timeoutMs = 10_000) =>
+      waitUntil(() => records().some((r) => isServe(r) && r.epoch === epoch), `epoch ${epoch} started`, {
+        timeoutMs,
+      }),
     waitRecord: (pred: (r: SimRecord) => boolean, what: string, timeoutMs = 10_000) =>
       waitUntil(() => records().some(pred), what, { timeoutMs }),
     signal: (sig: NodeJS.Signals) => proc.kill(sig),

@@ -1,0 +1,200 @@
+/**
+ * Certificate rotation and hot restart through the real CLI against the Envoy simulator, with real
+ * certificates made by openssl: rotated the Kubernetes way (the `..data` symlink swap) and the
+ * plain ways, and SIGHUP. Observed from outside only: Envoy's argv and hot-restart steps from the
+ * simulator's record file, readiness sampled every 25 ms, the agent's log, files in configPath.
+ */
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type AgentOptions, type AgentRun, sampleReadiness, startAgent } from '../helpers/agent-process.js';
+import { CERT_FILES, type CertMaterial, makeCerts, writePlain, writeSecretVolume } from '../helpers/certs.js';
+import { waitUntil } from '../helpers/wait.js';
+
+let work: string;
+let certs: CertMaterial[];
+const runs: AgentRun[] = [];
+
+beforeAll(() => {
+  work = mkdtempSync(join(tmpdir(), 'pilot-agent-rotation-'));
+  certs = ['a', 'b', 'c', 'd'].map((n) => makeCerts(work, n));
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+afterEach(async () => {
+  await Promise.all(runs.splice(0).map((r) => r.stop()));
+});
+
+const cert = (i: number): CertMaterial => {
+  const c = certs[i];
+  if (!c) throw new Error(`no cert material #${i}`);
+  return c;
+};
+
+async function agent(options: AgentOptions = {}) {
+  const run = await startAgent(options);
+  runs.push(run);
+  return run;
+}
+
+const started = (run: AgentRun, epoch: number) => run.waitStart(epoch);
+const readyAt = (run: AgentRun, epoch: number) =>
+  run.waitLog(new RegExp(`"to":"ready".*"epoch":${epoch}[,}]`), 15_000);
+const exitOf = (run: AgentRun, epoch: number) =>
+  run.records().find((r) => r.event === 'exit' && r.epoch === epoch);
+
+describe('hot restart on certificate rotation', () => {
+  it('a Kubernetes secret-volume swap starts epoch 1; readiness never drops; the parent drains and exits 0', async () => {
+    const run = await agent({ prepare: ({ certDir }) => writeSecretVolume(certDir, cert(0)) });
+    await run.waitReady();
+    const sampler = sampleReadiness(run, 25);
+    writeSecretVolume(run.certDir, cert(1));
+    await started(run, 1);
+    await readyAt(run, 1);
+    // Envoy's parent-shutdown time is 3 s in these runs; the parent then exits on its own.
+    await run.waitRecord((r) => r.event === 'exit' && r.epoch === 0, 'epoch 0 exited', 10_000);
+    const samples = await sampler.stop();
+
+    expect(samples.length).toBeGreaterThan(40);
+    expect(samples.filter((s) => s.status !== 200)).toEqual([]);
+    expect(exitOf(run, 0)?.code).toBe(0);
+    expect(run.records().some((r) => r.step === 'drain-listeners-received' && r.epoch === 0)).toBe(true);
+    expect(run.starts()[1]?.argv?.slice(0, 6)).toEqual([
+      '-c',
+      join(run.configPath, 'envoy-rev1.json'),
+      '--restart-epoch',
+      '1',
+      '--base-id',
+      String(run.baseId),
+    ]);
+    expect(run.starts()[1]?.argv).toContain('[Envoy (Epoch 1)] [%Y-%m-%d %T.%e][%t][%l][%n] %v');
+    // Envoy checked the new bootstrap first: the same argv with --mode validate.
+    expect(run.validations().map((v) => v.argv?.slice(-2))).toEqual([['--mode', 'validate']]);
+    // The new epoch's bootstrap stays; the old one went with its process.
+    await waitUntil(() => !existsSync(join(run.configPath, 'envoy-rev0.json')), 'envoy-rev0.json removed');
+    const bootstrap = JSON.parse(readFileSync(join(run.configPath, 'envoy-rev1.json'), 'utf8')) as {
+      admin: { address: { socket_address: { port_value: number } } };
+    };
+    expect(bootstrap.admin.address.socket_address.port_value).toBe(run.adminPort);
+    expect(run.leftovers()).toHaveLength(1);
+  });
+
+  it('keeps working across consecutive swaps, one epoch each', async () => {
+    const run = await agent({ prepare: ({ certDir }) => writeSecretVolume(certDir, cert(0)) });
+    await run.waitReady();
+    for (let epoch = 1; epoch <= 3; epoch++) {
+      writeSecretVolume(run.certDir, cert(epoch % 4));
+      await started(run, epoch);
+      await readyAt(run, epoch);
+    }
+    expect(run.starts().map((s) => s.epoch)).toEqual([0, 1, 2, 3]);
+  });
+
+  it('follows the plain ways files change: in-place write, rename over, delete and recreate', async () => {
+    const run = await agent({ prepare: ({ certDir }) => writePlain(certDir, cert(0)) });
+    await run.waitReady();
+    const file = (name: string) => join(run.certDir, name);
+
+    // In place, the whole set at once.
+    writeFileSync(file(CERT_FILES.chain), cert(1).chain);
+    writeFileSync(file(CERT_FILES.key), cert(1).key);
+    writeFileSync(file(CERT_FILES.root), cert(1).root);
+    await started(run, 1);
+    await readyAt(run, 1);
+
+    // Renamed over.
+    for (const [name, text] of [
+      [CERT_FILES.chain, cert(2).chain],
+      [CERT_FILES.key, cert(2).key],
+      [CERT_FILES.root, cert(2).root],
+    ] as const) {
+      writeFileSync(file(`${name}.tmp`), text);
+      renameSync(file(`${name}.tmp`), file(name));
+    }
+    await started(run, 2);
+    await readyAt(run, 2);
+
+    // Deleted, then written again.
+    for (const name of Object.values(CERT_FILES)) rmSync(file(name));
+    writePlain(run.certDir, cert(3));
+    await started(run, 3);
+    await readyAt(run, 3);
+    expect(run.starts().map((s) => s.epoch)).toEqual([0, 1, 2, 3]);
+  });
+
+  it('never acts on a torn pair: a new certificate alone waits for its key', async () => {
+    const run = await agent({ prepare: ({ certDir }) => writePlain(certDir, cert(0)) });
+    await run.waitReady();
+    writeFileSync(join(run.certDir, CERT_FILES.chain), cert(1).chain);
+    await run.waitLog(/certificate rotation incomplete/);
+    expect(run.starts()).toHaveLength(1);
+    writeFileSync(join(run.certDir, CERT_FILES.key), cert(1).key);
+    await started(run, 1);
+    await readyAt(run, 1);
+  });
+
+  it('rewriting identical content never restarts Envoy', async () => {
+    const run = await agent({
+      args: ['--log_output_level', 'default:debug'],
+      prepare: ({ certDir }) => writePlain(certDir, cert(0)),
+    });
+    await run.waitReady();
+    writePlain(run.certDir, cert(0));
+    await run.waitLog(/certificates unchanged/);
+    expect(run.starts()).toHaveLength(1);
+  });
+
+  it('SIGHUP hot-restarts on demand', async () => {
+    const run = await agent();
+    await run.waitReady();
+    run.signal('SIGHUP');
+    await started(run, 1);
+    await readyAt(run, 1);
+  });
+});
+
+describe('hot restart failure modes', () => {
+  it('SIGTERM during a hot restart drains and stops every epoch, exit 0, nothing left', async () => {
+    const run = await agent({ sim: { FAULT_EPOCHS: '1', XDS_DELAY_MS: '1500' } });
+    await run.waitReady();
+    run.signal('SIGHUP');
+    await started(run, 1);
+    run.signal('SIGTERM');
+    expect((await run.exited).code).toBe(0);
+    expect(run.adminCalls().some((r) => r.path === '/drain_listeners?inboundonly&graceful')).toBe(true);
+    await waitUntil(() => run.leftovers().length === 0, 'every epoch gone');
+    expect(exitOf(run, 1)?.code).toBe(0);
+    expect(exitOf(run, 0)?.code).toBe(0);
+  });
+
+  it('a child crashing during the handover leaves the parent serving; the budget bounds the retries', async () => {
+    const run = await agent({
+      args: ['--restartBudget', '2'],
+      // Epoch 1 dies while still initializing (its xDS answers would come only after 5 s): it
+      // never took over. Its death leaves Envoy's INITIALIZING flag set, so the retry meets
+      // "previous envoy process is still initializing" (envoy#33446), and the budget ends it.
+      sim: { FAULT_EPOCHS: '1', XDS_DELAY_MS: '5000', CRASH_AFTER_MS: '300' },
+    });
+    await run.waitReady();
+    const parent = run.starts()[0]?.pid ?? 0;
+    const sampler = sampleReadiness(run, 25);
+    run.signal('SIGHUP');
+    await run.waitLog(/restart budget spent, epoch 0 keeps serving/, 15_000);
+    const samples = await sampler.stop();
+    expect(samples.filter((s) => s.status !== 200)).toEqual([]);
+    expect(run.leftovers()).toEqual([parent]);
+    expect(run.starts().filter((s) => s.epoch === 1).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('falls back to a fresh epoch 0 when the parent is gone during the handover', async () => {
+    const run = await agent({ sim: { FAULT_EPOCHS: '1', START_DELAY_MS: '2000' } });
+    await run.waitReady();
+    const parent = run.starts()[0]?.pid ?? 0;
+    run.signal('SIGHUP');
+    await started(run, 1);
+    process.kill(parent, 'SIGKILL');
+    await waitUntil(() => run.starts().some((r) => r.epoch === 0 && r.pid !== parent), 'fresh epoch 0');
+    await run.waitReady();
+    expect(run.leftovers()).toHaveLength(1);
+  });
+});
