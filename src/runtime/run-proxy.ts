@@ -32,6 +32,8 @@ import { createAgentRegistry } from '../status/metrics.js';
 import { type StatusOptions, statusOptionsFromConfig } from '../status/options.js';
 import { buildStatusServer, listenStatusServer, type StatusServer } from '../status/server.js';
 import { lifecycleMetrics } from './agent-metrics.js';
+import { createDebugSource } from './debug-source.js';
+import type { InspectorRelay } from './inspect.js';
 import { osSignalsActor } from './signals.js';
 import { transitionLogger } from './transition-log.js';
 
@@ -180,6 +182,7 @@ export async function runProxy(config: AgentConfig, log: Logger): Promise<number
 
   const readiness = (): Readiness => readinessOf(lifecycleSnapshot());
   let status: StatusServer | undefined;
+  let inspector: InspectorRelay | undefined;
   try {
     root.start();
     const outcome = toPromise(root).then(
@@ -201,6 +204,8 @@ export async function runProxy(config: AgentConfig, log: Logger): Promise<number
         ...statusOptions,
         quit: () => root.send({ type: 'QUIT' }),
         drain: () => root.send({ type: 'DRAIN' }),
+        // /debug/*: observes the actors only while a client watches (debug-source.ts).
+        debug: createDebugSource(root),
       });
       try {
         const address = await listenStatusServer(status, config.statusPort);
@@ -210,8 +215,17 @@ export async function runProxy(config: AgentConfig, log: Logger): Promise<number
         log.error({ port: config.statusPort, err: messageOf(err) }, 'status server could not listen');
       }
     }
+    // --inspect: the Stately inspector relay on loopback, loaded only when asked for (inspect.ts).
+    if (config.inspect && root.getSnapshot().status === 'active') {
+      inspector = await (await import('./inspect.js')).startInspectorFor(
+        root,
+        config.env,
+        log.child({ component: 'inspect' }),
+      );
+    }
     return await Promise.race([outcome, internalFailure]);
   } finally {
+    await inspector?.close().catch(() => {});
     await status?.close().catch(() => {});
     if ((root.getSnapshot() as RootSnapshot).status === 'active') root.stop();
     process.off('uncaughtException', failInternally);

@@ -5,8 +5,9 @@
  *
  * Routes: `/healthz/ready` (readiness), `/app-health/…` (application probes, app-probe-routes.ts),
  * `/stats/prometheus` and `/metrics` (merged metrics, metrics.ts), `/quitquitquit` and `/drain`
- * (loopback only, lifecycle-endpoints.ts). Anything else is a 404 that names nothing (no
- * framework, no route list): the port is reachable from the whole cluster.
+ * (loopback only, lifecycle-endpoints.ts), `/debug/*` (loopback only, debug-routes.ts). Anything
+ * else is a 404 that names nothing (no framework, no route list): the port is reachable from the
+ * whole cluster.
  */
 import { STATUS_CODES } from 'node:http';
 import Fastify, { type FastifyReply, LogController } from 'fastify';
@@ -14,8 +15,10 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Readiness } from '../../machines/readiness.js';
 import { messageOf } from '../errors.js';
+import type { DebugSource } from '../runtime/debug-source.js';
 import { registerAppProbeRoutes } from './app-probe-routes.js';
 import type { AppProbers } from './app-probes.js';
+import { registerDebugRoutes } from './debug-routes.js';
 import { registerLifecycleEndpoints } from './lifecycle-endpoints.js';
 import {
   type AppScrapeConfig,
@@ -49,6 +52,8 @@ export interface StatusServerDeps {
   drain?: () => void;
   /** Per-source cut of the merged metrics (default 10 MiB) and time limit without a Prometheus header (10 s). */
   metricsLimits?: { maxSourceBytes?: number; defaultTimeoutMs?: number };
+  /** The machines for `/debug/machines`, `/debug/statechart`, `/debug/events`. Absent: those are 404s. */
+  debug?: DebugSource;
 }
 
 const NOT_FOUND = '404 page not found\n';
@@ -110,6 +115,7 @@ export function buildStatusServer(deps: StatusServerDeps) {
     log,
   });
   registerLifecycleEndpoints(app, { quit: deps.quit, drain: deps.drain, log });
+  if (deps.debug) registerDebugRoutes(app, { source: deps.debug, log });
 
   app.setNotFoundHandler((_req, reply) => notFound(reply));
   // Fastify's default error answer is JSON naming its own error codes (FST_ERR_…); say only the status.
