@@ -6,8 +6,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { Agent, createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pathToFileURL } from 'node:url';
-import type { BenchSection } from './types.js';
+
+export { median, round, runIfMain } from './common.js';
 
 export interface LoadResult {
   tool: 'wrk' | 'in-process';
@@ -132,30 +132,5 @@ export function closeServer(server: Server): Promise<void> {
   });
 }
 
-export function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-}
-
-export const round = (value: number, digits = 2): number => Number(value.toFixed(digits));
-
 export const loadTool = (): string =>
   hasWrk ? 'wrk (Debian package wrk), 2 threads' : 'in-process keep-alive load generator (wrk not on PATH)';
-
-/** Runs `run()` and prints its section as JSON when the file is executed directly. */
-export function runIfMain(metaUrl: string, run: () => Promise<BenchSection>): void {
-  const entry = process.argv[1];
-  if (entry === undefined || pathToFileURL(entry).href !== metaUrl) return;
-  run().then(
-    (section) => {
-      process.stdout.write(`${JSON.stringify(section, null, 2)}\n`);
-    },
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}

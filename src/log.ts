@@ -10,9 +10,9 @@
  * `silent`.
  */
 
+import { createRequire } from 'node:module';
 import type { DestinationStream, Level, LoggerOptions, Logger as PinoLogger } from 'pino';
 import { pino } from 'pino';
-import pretty from 'pino-pretty';
 
 export type Logger = PinoLogger;
 
@@ -82,6 +82,8 @@ export function createLogger(options: LoggerOptionsInput = {}): Logger {
     base: undefined,
   };
   if (json) return pino(config, destination as DestinationStream);
+  // Loaded only for a terminal: containers (JSON) never pay for it at start-up.
+  const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
   const stream = pretty({
     sync: true,
     colorize: isTTY,

@@ -5,14 +5,25 @@
  * left and removes the temp dir; `leftovers()` tells whether any Envoy process survived.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { waitUntil } from './wait.js';
 
-export const ROOT = resolve(import.meta.dirname, '../..');
+/** The repository root, found from here whether this runs from test/ or compiled under dist/. */
+function findRoot(from: string): string {
+  let dir = from;
+  while (!existsSync(join(dir, 'package.json')) || existsSync(join(dir, 'tsconfig.build.json')) === false) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`no repository root above ${from}`);
+    dir = up;
+  }
+  return dir;
+}
+
+export const ROOT = findRoot(import.meta.dirname);
 export const AGENT_BIN = join(ROOT, 'bin/pilot-agent.js');
 export const SIMULATOR = join(ROOT, 'tools/envoy-simulator/envoy');
 

@@ -4,7 +4,7 @@
  * `{"clientVersion": {...}}` document as 2-space JSON or as YAML (keys sorted, as ghodss/yaml
  * writes them, followed by the extra newline of Go's `Fprintln`).
  */
-import { stringify } from 'yaml';
+import { createRequire } from 'node:module';
 import type { VersionFlagValues } from '../../config/flags.js';
 import { usageError } from '../../errors.js';
 import { type BuildInfo, buildInfoLongForm, versionDocument } from '../build-info.js';
@@ -14,6 +14,10 @@ export function versionOutput(flags: VersionFlagValues, info: BuildInfo): string
   if (output !== '' && output !== 'yaml' && output !== 'json')
     throw usageError(`--output must be 'yaml' or 'json'`);
   if (output === 'json') return `${JSON.stringify(versionDocument(info), null, 2)}\n`;
-  if (output === 'yaml') return `${stringify(versionDocument(info), { sortMapEntries: true })}\n`;
+  if (output === 'yaml') {
+    // Loaded on demand: only `version -o yaml` needs a YAML writer.
+    const { stringify } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+    return `${stringify(versionDocument(info), { sortMapEntries: true })}\n`;
+  }
   return `${short ? info.version : buildInfoLongForm(info)}\n`;
 }
