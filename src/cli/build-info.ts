@@ -5,9 +5,9 @@
  * `build-info.json` next to package.json (`{"gitRevision", "buildStatus", "gitTag"}`) written by a
  * release build. `GolangVersion` carries the runtime, as Go's `runtime.Version()` does: `node20.20.0`.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../package-root.js';
 
 export interface BuildInfo {
   version: string;
@@ -25,18 +25,6 @@ function readJson(path: string): Record<string, unknown> | undefined {
     return parsed !== null && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : undefined;
   } catch {
     return undefined;
-  }
-}
-
-/** The package root: the nearest directory above this module holding our package.json. */
-function packageRoot(): string | undefined {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, 'package.json');
-    if (existsSync(candidate) && readJson(candidate)?.name === 'pilot-agent') return dir;
-    const parent = dirname(dir);
-    if (parent === dir) return undefined;
-    dir = parent;
   }
 }
 

@@ -98,7 +98,7 @@ export const DEFAULT_LIFECYCLE = deepFreeze({
   restartBackoffMaxMs: 30_000,
   budgetResetMs: 60_000,
   killGraceMs: 5_000,
-  pollStartingMs: 100,
+  pollStartingMs: 50,
   pollReadyMs: 1_000,
   adminTimeoutMs: 1_000,
 } as const);

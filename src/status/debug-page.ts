@@ -12,13 +12,12 @@
  * `cluster_envoy.starting`, edges as `a->b`), so the page finds states by those titles.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { agentMachine } from '../../machines/agent.js';
 import { certRotationMachine } from '../../machines/cert-rotation.js';
 import { envoyLifecycleMachine } from '../../machines/envoy-lifecycle.js';
+import { packageRoot } from '../package-root.js';
 
 export interface DiagramFile {
   /** The machine definition id the diagram draws (`envoy`). */
@@ -35,15 +34,7 @@ export const DIAGRAM_FILES: readonly DiagramFile[] = [
   { machine: certRotationMachine.id, title: 'Certificate rotation', file: 'cert-rotation' },
 ];
 
-/** The package root, found from this file: the same code runs from `src/` (tests) and `dist/src/`. */
-export function packageRoot(from: string = dirname(fileURLToPath(import.meta.url))): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    if (dirname(dir) === dir) return from;
-  }
-}
-
-export const defaultDiagramsDir = (): string => join(packageRoot(), 'visualizations');
+export const defaultDiagramsDir = (): string => join(packageRoot() ?? process.cwd(), 'visualizations');
 
 interface PreparedDiagram extends DiagramFile {
   svg: string | null;

@@ -5,27 +5,23 @@
  * left and removes the temp dir; `leftovers()` tells whether any Envoy process survived.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { packageRoot } from '../../src/package-root.js';
 import { waitUntil } from './wait.js';
 
 /** The repository root, found from here whether this runs from test/ or compiled under dist/. */
-function findRoot(from: string): string {
-  let dir = from;
-  while (!existsSync(join(dir, 'package.json')) || existsSync(join(dir, 'tsconfig.build.json')) === false) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error(`no repository root above ${from}`);
-    dir = up;
-  }
-  return dir;
-}
-
-export const ROOT = findRoot(import.meta.dirname);
+export const ROOT = packageRoot(import.meta.dirname) ?? process.cwd();
 export const AGENT_BIN = join(ROOT, 'bin/pilot-agent.js');
 export const SIMULATOR = join(ROOT, 'tools/envoy-simulator/envoy');
+
+/** The Node flags in bin/pilot-agent.js's shebang: the agent runs as executing that file would. */
+export const AGENT_NODE_FLAGS = (readFileSync(AGENT_BIN, 'utf8').split('\n')[0] ?? '')
+  .split(/\s+/)
+  .filter((word) => word.startsWith('--'));
 
 export async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
@@ -150,7 +146,7 @@ export async function startAgent(options: AgentOptions = {}) {
 
   options.prepare?.({ dir, certDir });
   const lines: string[] = [];
-  const proc: ChildProcess = spawn(process.execPath, [AGENT_BIN, ...args], {
+  const proc: ChildProcess = spawn(process.execPath, [...AGENT_NODE_FLAGS, AGENT_BIN, ...args], {
     cwd: dir,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
