@@ -24,14 +24,17 @@
  *   (`settings.restartBudget`) is spent by crashes and failed hot restarts and given back after
  *   `budgetReset` of uninterrupted readiness; when it is spent the agent stops with exit code 3.
  *   Envoy exiting 0 on its own stops the agent with 0.
- * - **Hot restart** (`HOT_RESTART`: certificate rotation or SIGHUP) runs only from `live`/`ready`,
- *   i.e. when the current epoch is LIVE with its workers started, so the child never meets "previous
- *   envoy process is still initializing" because of us. It renders and validates epoch N+1's
- *   bootstrap, spawns it, and promotes it when its admin API reports it LIVE with workers started.
- *   Requests during a hot restart coalesce into one more hot restart afterwards; a request while
- *   starting restarts the not-yet-serving epoch cold. A child that fails keeps the parent serving:
- *   "still initializing" and crashes are retried with the restart backoff while the budget lasts.
- *   The parent dying mid-handover falls back to a fresh epoch 0.
+ * - **Hot restart** (`HOT_RESTART`: certificate rotation or SIGHUP) runs only from `ready`: the
+ *   current epoch is LIVE with its workers started (so the child never meets "previous envoy process
+ *   is still initializing" because of us) and readiness stays true throughout. A request while
+ *   `live` waits until `ready`; a request while starting restarts the not-yet-serving epoch cold;
+ *   requests during a hot restart coalesce into one more afterwards. It renders and validates epoch
+ *   N+1's bootstrap, spawns it, and promotes it when its admin API reports it LIVE with workers
+ *   started. A child that fails before answering on the admin port leaves the parent serving and is
+ *   retried with the restart backoff while the budget lasts. A child that had already taken the
+ *   admin port and then died leaves a parent that can no longer be drained, observed or hot-restarted
+ *   (Envoy keeps its INITIALIZING flag set until a fresh epoch 0, envoy#33446): it is replaced by a
+ *   fresh epoch 0 through the crash backoff, as is a parent that dies mid-handover.
  * - **Shutdown**: `SHUTDOWN` (SIGTERM/SIGINT) drains (not ready at once) by asking Envoy to drain
  *   its listeners, waits `terminationDrain` — or, in zero-connection mode, `minimumDrain` and then
  *   until no downstream connection is left (bounded by `maximumDrain`) — then `stopping` sends
@@ -149,6 +152,8 @@ export interface LifecycleContext {
   restarts: number;
   hotRestarts: number;
   restartPending: boolean;
+  /** During a hot restart: the child has answered on the admin port, so the parent no longer does. */
+  adminMoved: boolean;
   /** The current epoch has had CDS and LDS accepted at least once. */
   configSeen: boolean;
   status: AdminStatus | null;
@@ -268,6 +273,8 @@ export const envoyLifecycleMachine = setup({
     beginFreshStart: assign({
       epoch: 0,
       launch: null,
+      // The fresh epoch renders the current certificates: a pending hot restart is served by it.
+      restartPending: false,
       configSeen: false,
       status: null,
       adminFailures: 0,
@@ -372,7 +379,10 @@ export const envoyLifecycleMachine = setup({
       event.type === 'ADMIN.STATUS' &&
       isCurrentEpochStatus(context, event.status) &&
       isLiveStatus(event.status),
-    canHotRestart: ({ context }) => context.status !== null && isLiveStatus(context.status),
+    adminMoved: ({ context }) => context.adminMoved,
+    statusFromNext: ({ context, event }) =>
+      event.type === 'ADMIN.STATUS' &&
+      context.procs.some((p) => p.role === 'next' && p.epoch === event.status.epoch),
     nextIsLive: ({ context, event }) => {
       const next = context.procs.find((p) => p.role === 'next');
       return (
@@ -423,6 +433,7 @@ export const envoyLifecycleMachine = setup({
     restarts: 0,
     hotRestarts: 0,
     restartPending: false,
+    adminMoved: false,
     configSeen: false,
     status: null,
     adminFailures: 0,
@@ -481,7 +492,6 @@ export const envoyLifecycleMachine = setup({
           },
         ],
       },
-      { actions: { type: 'forgetProc', params: ({ event }) => event } },
     ],
     'EPOCH.SPAWN_FAILED': {
       target: '.stopping',
@@ -519,7 +529,19 @@ export const envoyLifecycleMachine = setup({
         clearing: {
           entry: 'discardAll',
           always: { guard: 'noProcs', target: 'preparing' },
-          after: { killGrace: { actions: 'killAll' } },
+          after: {
+            killGrace: { actions: 'killAll' },
+            stuckTimeout: {
+              target: '#envoy.stopped',
+              actions: {
+                type: 'fail',
+                params: ({ context }) => ({
+                  exitCode: EXIT_CODES.stuck,
+                  reason: `Envoy process(es) ${context.procs.map((p) => p.pid ?? '?').join(', ')} survived SIGKILL`,
+                }),
+              },
+            },
+          },
         },
         preparing: {
           invoke: {
@@ -577,7 +599,6 @@ export const envoyLifecycleMachine = setup({
 
     live: {
       description: 'Envoy is LIVE but not ready: config not accepted yet, or health check failing.',
-      always: { guard: and(['restartPending', 'canHotRestart']), target: 'hotRestarting' },
       invoke: {
         src: 'adminPoller',
         input: ({ context }) => ({ intervalMs: context.settings.pollStartingMs }),
@@ -592,7 +613,8 @@ export const envoyLifecycleMachine = setup({
           { actions: { type: 'recordStatus', params: ({ event }) => event } },
         ],
         'ADMIN.UNREACHABLE': { actions: { type: 'recordAdminFailure', params: ({ event }) => event } },
-        HOT_RESTART: [{ guard: 'canHotRestart', target: 'hotRestarting' }, { actions: 'markRestartPending' }],
+        // Hot restarts start from `ready` only, so readiness stays true through them.
+        HOT_RESTART: { actions: 'markRestartPending' },
         SHUTDOWN: 'draining',
       },
     },
@@ -628,14 +650,45 @@ export const envoyLifecycleMachine = setup({
     hotRestarting: {
       description: 'Epoch N serves while epoch N+1 is rendered, validated, spawned and handed over.',
       tags: ['ready'],
-      entry: ['clearRestartPending', assign({ launch: null })],
+      entry: ['clearRestartPending', assign({ launch: null, adminMoved: false })],
       initial: 'preparing',
       on: {
         // Rotations during a hot restart coalesce into one more hot restart after it.
         HOT_RESTART: { actions: 'markRestartPending' },
         SHUTDOWN: 'draining',
         'EPOCH.EXITED': [
-          // Child failures: the parent keeps serving; retry while the budget lasts.
+          // The child had taken the admin port: the parent cannot be managed any more.
+          {
+            guard: and(['isNext', 'adminMoved', 'budgetLeft']),
+            target: 'crashedBackoff',
+            actions: [
+              { type: 'forgetProc', params: ({ event }) => event },
+              { type: 'recordExit', params: ({ event }) => event },
+              'countRestart',
+              {
+                type: 'setNotice',
+                params: ({ event }) => ({
+                  notice: `${hotRestartFailureText(event)} after taking the admin port; replacing epoch ${event.epoch - 1} with a fresh epoch 0`,
+                }),
+              },
+            ],
+          },
+          {
+            guard: and(['isNext', 'adminMoved']),
+            target: 'stopping',
+            actions: [
+              { type: 'forgetProc', params: ({ event }) => event },
+              { type: 'recordExit', params: ({ event }) => event },
+              {
+                type: 'fail',
+                params: ({ context, event }) => ({
+                  exitCode: EXIT_CODES.crashLoop,
+                  reason: `${hotRestartFailureText(event)} after taking the admin port; restart budget of ${context.settings.restartBudget} spent`,
+                }),
+              },
+            ],
+          },
+          // Child failures before it took over: the parent keeps serving; retry while the budget lasts.
           {
             guard: and(['isNext', 'budgetLeft']),
             target: '.retrying',
@@ -761,6 +814,8 @@ export const envoyLifecycleMachine = setup({
                 target: '#envoy.live',
                 actions: { type: 'promoteNext', params: ({ event }) => event },
               },
+              // The child answers on the admin port: Envoy moved it from the parent (§2.3 step 3).
+              { guard: 'statusFromNext', actions: assign({ adminMoved: true }) },
             ],
           },
         },

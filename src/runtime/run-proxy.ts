@@ -109,14 +109,24 @@ export function provideLifecycle(config: AgentConfig, log: Logger) {
       validateEpoch: validateEpochActor({ ...processDeps, timeoutMs: AGENT_LIMITS.validateTimeoutMs }),
       adminPoller: adminPollerActor(admin),
       connectionPoller: connectionPollerActor(admin),
-      drainListeners: fromPromise<void, { skipExit: boolean }>(async ({ input }) => {
+      drainListeners: fromPromise<void, { skipExit: boolean }>(async ({ input, signal }) => {
         const path = drainListenersPath(config.node.type, input.skipExit);
-        try {
-          const res = await admin.post(path);
-          log.info({ path, status: res.status }, 'asked Envoy to drain its listeners');
-        } catch (err) {
-          // Istio logs and carries on: the drain wait still protects in-flight requests.
-          log.warn({ path, err: messageOf(err) }, 'Error in invoking drain listeners endpoint');
+        // During a hot restart the admin port passes from parent to child and is closed for an
+        // instant (envoy-process-behaviour §2.3 step 4): a refused request is retried for up to 1 s.
+        const deadline = Date.now() + 1_000;
+        for (;;) {
+          try {
+            const res = await admin.post(path);
+            log.info({ path, status: res.status }, 'asked Envoy to drain its listeners');
+            return;
+          } catch (err) {
+            if (Date.now() >= deadline || signal.aborted) {
+              // Istio logs and carries on: the drain wait still protects in-flight requests.
+              log.warn({ path, err: messageOf(err) }, 'Error in invoking drain listeners endpoint');
+              return;
+            }
+            await new Promise((r) => setTimeout(r, 100));
+          }
         }
       }),
     },

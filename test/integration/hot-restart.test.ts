@@ -167,13 +167,11 @@ describe('hot restart failure modes', () => {
     expect(exitOf(run, 0)?.code).toBe(0);
   });
 
-  it('a child crashing during the handover leaves the parent serving; the budget bounds the retries', async () => {
+  it('a child dying before it takes the admin port leaves the parent serving; the budget bounds the retries', async () => {
     const run = await agent({
       args: ['--restartBudget', '2'],
-      // Epoch 1 dies while still initializing (its xDS answers would come only after 5 s): it
-      // never took over. Its death leaves Envoy's INITIALIZING flag set, so the retry meets
-      // "previous envoy process is still initializing" (envoy#33446), and the budget ends it.
-      sim: { FAULT_EPOCHS: '1', XDS_DELAY_MS: '5000', CRASH_AFTER_MS: '300' },
+      // Epoch 1 crashes at start, before its admin handshake with the parent.
+      sim: { FAULT_EPOCHS: '1', CRASH_AFTER_MS: '0' },
     });
     await run.waitReady();
     const parent = run.starts()[0]?.pid ?? 0;
@@ -184,6 +182,21 @@ describe('hot restart failure modes', () => {
     expect(samples.filter((s) => s.status !== 200)).toEqual([]);
     expect(run.leftovers()).toEqual([parent]);
     expect(run.starts().filter((s) => s.epoch === 1).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('a child dying after it took the admin port is replaced, with its parent, by a fresh epoch 0', async () => {
+    const run = await agent({
+      // Epoch 1 answers on the admin port (still initializing: its xDS would take 5 s) and dies.
+      sim: { FAULT_EPOCHS: '1', XDS_DELAY_MS: '5000', CRASH_AFTER_MS: '400' },
+    });
+    await run.waitReady();
+    const parent = run.starts()[0]?.pid ?? 0;
+    run.signal('SIGHUP');
+    await run.waitLog(/after taking the admin port; replacing epoch 0 with a fresh epoch 0/, 15_000);
+    await waitUntil(() => run.starts().some((r) => r.epoch === 0 && r.pid !== parent), 'fresh epoch 0');
+    await run.waitReady();
+    expect(exitOf(run, 0)?.code).toBe(0);
+    expect(run.leftovers()).toHaveLength(1);
   });
 
   it('falls back to a fresh epoch 0 when the parent is gone during the handover', async () => {

@@ -244,6 +244,16 @@ describe('envoy lifecycle: shutdown', () => {
     expect(output(h)?.exitCode).toBe(0);
   });
 
+  it('reports exit code 4 when an old Envoy survives SIGKILL before a fresh start', async () => {
+    const h = startLifecycle();
+    await h.settle();
+    h.spawned();
+    h.actor.send({ type: 'HOT_RESTART', reason: 'certificates changed' });
+    expect(h.matches({ starting: 'clearing' })).toBe(true);
+    await h.tick(10_000);
+    expect(output(h)?.exitCode).toBe(4);
+  });
+
   it('reports exit code 4 when an Envoy survives SIGKILL', async () => {
     const h = startLifecycle();
     await h.toReady();
@@ -521,15 +531,73 @@ describe('envoy lifecycle: hot restart', () => {
     expect(h.snapshot().context.restarts).toBe(0);
   });
 
-  it('a rotation while LIVE without config yet hot-restarts: that epoch already serves', async () => {
+  it('a rotation while LIVE without config waits until ready; readiness never turns 200 before', async () => {
+    // Found by the model-based tests: hot-restarting from `live` used to carry the ready tag.
     const h = startLifecycle();
     await h.settle();
     h.spawned();
-    h.status(status(0, { lds: { success: 0, rejected: 0 } }));
+    h.status(status(0, { cds: { success: 0, rejected: 3 }, lds: { success: 0, rejected: 3 } }));
     expect(h.matches('live')).toBe(true);
     h.actor.send({ type: 'HOT_RESTART', reason: 'certificates changed' });
     await h.settle();
+    expect(h.matches('live')).toBe(true);
+    expect(h.readiness().ready).toBe(false);
+    expect(h.spawns).toHaveLength(1);
+    h.status(status(0));
+    await h.settle();
     expect(h.matches({ hotRestarting: 'spawning' })).toBe(true);
+  });
+
+  it('a fresh start serves a pending hot restart: no extra epoch afterwards', async () => {
+    const h = startLifecycle();
+    await toHandover(h);
+    h.actor.send({ type: 'HOT_RESTART', reason: 'certificates changed' });
+    h.exited(h.spawn(0), { code: 1 });
+    await h.tick(200);
+    h.exited(h.spawn(1), { code: 0 });
+    await h.settle();
+    h.spawned();
+    h.status(status(0));
+    await h.settle();
+    expect(h.matches('ready')).toBe(true);
+    expect(h.spawns.map((s) => s.epoch)).toEqual([0, 1, 0]);
+  });
+
+  it('replaces the parent with a fresh epoch 0 when a child dies after taking the admin port', async () => {
+    // Envoy's parent has closed its admin listener for the child, and Envoy keeps the INITIALIZING
+    // flag set until a fresh epoch 0: the parent can no longer be drained, watched or hot-restarted.
+    const h = startLifecycle();
+    await toHandover(h);
+    h.status(
+      status(1, {
+        state: 'PRE_INITIALIZING',
+        workersStarted: false,
+        cds: { success: 0, rejected: 0 },
+        lds: { success: 0, rejected: 0 },
+      }),
+    );
+    expect(h.snapshot().context.adminMoved).toBe(true);
+    h.exited(h.lastSpawn(), { signal: 'SIGSEGV' });
+    expect(h.matches('crashedBackoff')).toBe(true);
+    expect(h.readiness().ready).toBe(false);
+    expect(h.spawn(0).signals).toEqual(['SIGTERM']);
+    expect(h.snapshot().context.notice).toMatch(
+      /after taking the admin port; replacing epoch 0 with a fresh epoch 0/,
+    );
+    h.exited(h.spawn(0), { code: 0 });
+    await h.tick(200);
+    expect(h.lastSpawn().epoch).toBe(0);
+    expect(h.spawns).toHaveLength(3);
+  });
+
+  it('gives up with exit code 3 when such a child failure finds the budget spent', async () => {
+    const h = startLifecycle({ settings: { restartBudget: 0 } });
+    await toHandover(h);
+    h.status(status(1, { state: 'PRE_INITIALIZING', workersStarted: false }));
+    h.exited(h.lastSpawn(), { code: 1, failure: 'still-initializing' });
+    expect(h.matches('stopping')).toBe(true);
+    h.exited(h.spawn(0), { code: 0 });
+    expect(output(h)?.exitCode).toBe(3);
   });
 
   it('a rotation while Envoy reports DRAINING waits until it is LIVE again', async () => {
