@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -92,6 +92,30 @@ describe('certificate directory watcher (real files, chokidar)', () => {
     const n = w.events.length;
     writeFileSync(join(dir, CERT_FILES.chain), (mats[0] as CertMaterial).chain);
     await waitUntil(() => w.events.length > n, 'write after recreation seen');
+  });
+
+  it('sees writes made behind a symlink: inside the current ..data target, and into a linked directory', async () => {
+    const dir = join(work, 'behind');
+    writeSecretVolume(dir, mats[0] as CertMaterial);
+    const w = await watchDir(dir);
+    writeFileSync(join(dir, '..data', CERT_FILES.key), (mats[1] as CertMaterial).key);
+    await waitUntil(() => w.events.length > 0, 'write inside ..data seen');
+    // After a swap the new timestamped directory is the one followed.
+    writeSecretVolume(dir, mats[1] as CertMaterial);
+    await waitUntil(() => w.events.length > 1, 'swap seen');
+    const n = w.events.length;
+    writeFileSync(join(dir, '..data', CERT_FILES.chain), (mats[0] as CertMaterial).chain);
+    await waitUntil(() => w.events.length > n, 'write inside the new ..data target seen');
+
+    const elsewhere = join(work, 'elsewhere');
+    const linked = join(work, 'linked');
+    writePlain(elsewhere, mats[0] as CertMaterial);
+    mkdirSync(linked);
+    for (const f of Object.values(CERT_FILES)) symlinkSync(join(elsewhere, f), join(linked, f));
+    running?.stop();
+    const l = await watchDir(linked);
+    writeFileSync(join(elsewhere, CERT_FILES.root), (mats[1] as CertMaterial).root);
+    await waitUntil(() => l.events.length > 0, 'write in the linked directory seen');
   });
 
   it('a touch is reported (the machine, not the watcher, ignores identical content)', async () => {
