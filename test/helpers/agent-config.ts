@@ -11,7 +11,7 @@
  */
 
 import { isIPv4, isIPv6 } from 'node:net';
-import { DEFAULT_LIFECYCLE } from '../../src/config/defaults.js';
+import { DEFAULT_LIFECYCLE, DEFAULT_PROXY_CONFIG } from '../../src/config/defaults.js';
 import type {
   AgentConfig,
   CertConfig,
@@ -35,25 +35,13 @@ export interface AgentConfigOverrides
   certs?: Partial<CertConfig>;
 }
 
-/** Istio 1.5 `DefaultProxyConfig()`. */
+/** Istio 1.5 `DefaultProxyConfig()`, as the agent defines it (src/config/defaults.ts). */
 export function defaultProxyConfig(): ProxyConfig {
   return {
-    configPath: '/etc/istio/proxy',
-    binaryPath: '/usr/local/bin/envoy',
-    serviceCluster: 'istio-proxy',
-    drainDurationMs: 45_000,
-    parentShutdownDurationMs: 60_000,
-    discoveryAddress: 'istio-pilot:15010',
-    connectTimeoutMs: 1_000,
-    statsdUdpAddress: '',
+    ...DEFAULT_PROXY_CONFIG,
     envoyMetricsService: { address: '' },
     envoyAccessLogService: { address: '' },
-    proxyAdminPort: 15000,
-    controlPlaneAuthPolicy: 'NONE',
-    customConfigFile: '',
-    concurrency: 0,
     proxyBootstrapTemplatePath: '',
-    statNameLength: 189,
     tracing: undefined,
   };
 }
