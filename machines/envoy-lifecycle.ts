@@ -154,6 +154,8 @@ export interface LifecycleContext {
   restartPending: boolean;
   /** During a hot restart: the child has answered on the admin port, so the parent no longer does. */
   adminMoved: boolean;
+  /** During a hot restart: children that failed so far (each leaves Envoy's INITIALIZING flag set). */
+  childFailures: number;
   /** The current epoch has had CDS and LDS accepted at least once. */
   configSeen: boolean;
   status: AdminStatus | null;
@@ -266,6 +268,15 @@ export const envoyLifecycleMachine = setup({
       lastExit: (_, params: ExitInfo) => params,
     }),
 
+    /** An exit that matters: the process is forgotten and its exit remembered for reports. */
+    forgetExit: enqueueActions(({ context, enqueue }, params: ExitInfo & { seq: number }) => {
+      enqueue.assign({
+        procs: withoutProc(context, params.seq),
+        lastExit: { epoch: params.epoch, code: params.code, signal: params.signal },
+      });
+      enqueue.stopChild(`envoy-${params.seq}`);
+    }),
+
     countRestart: assign({ restarts: ({ context }) => context.restarts + 1 }),
     resetRestarts: assign({ restarts: 0 }),
 
@@ -347,6 +358,12 @@ export const envoyLifecycleMachine = setup({
     clearRestartPending: assign({ restartPending: false }),
     setNotice: assign({ notice: (_, params: { notice: string }) => params.notice }),
 
+    /** An Envoy process survived SIGKILL: nothing more the agent can do about it. */
+    failStuck: assign(({ context }) => ({
+      exitCode: EXIT_CODES.stuck,
+      exitReason: `Envoy process(es) ${context.procs.map((p) => p.pid ?? '?').join(', ')} survived SIGKILL`,
+    })),
+
     fail: assign((_, params: { exitCode: number; reason: string }) => ({
       exitCode: params.exitCode,
       exitReason: params.reason,
@@ -379,7 +396,14 @@ export const envoyLifecycleMachine = setup({
       event.type === 'ADMIN.STATUS' &&
       isCurrentEpochStatus(context, event.status) &&
       isLiveStatus(event.status),
-    adminMoved: ({ context }) => context.adminMoved,
+    /**
+     * The parent can no longer be hot-restarted or managed: its child took the admin port, or a
+     * retry was refused with "still initializing" after one of our children failed — Envoy keeps
+     * that flag set until a fresh epoch 0 (envoy#33446), so no retry can succeed.
+     */
+    parentUnusable: ({ context, event }) =>
+      context.adminMoved ||
+      (event.type === 'EPOCH.EXITED' && event.failure === 'still-initializing' && context.childFailures > 0),
     statusFromNext: ({ context, event }) =>
       event.type === 'ADMIN.STATUS' &&
       context.procs.some((p) => p.role === 'next' && p.epoch === event.status.epoch),
@@ -434,6 +458,7 @@ export const envoyLifecycleMachine = setup({
     hotRestarts: 0,
     restartPending: false,
     adminMoved: false,
+    childFailures: 0,
     configSeen: false,
     status: null,
     adminFailures: 0,
@@ -460,8 +485,7 @@ export const envoyLifecycleMachine = setup({
         guard: and(['isCurrent', 'exitedCleanly']),
         target: '.stopping',
         actions: [
-          { type: 'forgetProc', params: ({ event }) => event },
-          { type: 'recordExit', params: ({ event }) => event },
+          { type: 'forgetExit', params: ({ event }) => event },
           {
             type: 'setExitReason',
             params: ({ event }) => ({ reason: `Envoy epoch ${event.epoch} exited 0` }),
@@ -471,18 +495,13 @@ export const envoyLifecycleMachine = setup({
       {
         guard: and(['isCurrent', 'budgetLeft']),
         target: '.crashedBackoff',
-        actions: [
-          { type: 'forgetProc', params: ({ event }) => event },
-          { type: 'recordExit', params: ({ event }) => event },
-          'countRestart',
-        ],
+        actions: [{ type: 'forgetExit', params: ({ event }) => event }, 'countRestart'],
       },
       {
         guard: 'isCurrent',
         target: '.stopping',
         actions: [
-          { type: 'forgetProc', params: ({ event }) => event },
-          { type: 'recordExit', params: ({ event }) => event },
+          { type: 'forgetExit', params: ({ event }) => event },
           {
             type: 'fail',
             params: ({ context, event }) => ({
@@ -531,16 +550,7 @@ export const envoyLifecycleMachine = setup({
           always: { guard: 'noProcs', target: 'preparing' },
           after: {
             killGrace: { actions: 'killAll' },
-            stuckTimeout: {
-              target: '#envoy.stopped',
-              actions: {
-                type: 'fail',
-                params: ({ context }) => ({
-                  exitCode: EXIT_CODES.stuck,
-                  reason: `Envoy process(es) ${context.procs.map((p) => p.pid ?? '?').join(', ')} survived SIGKILL`,
-                }),
-              },
-            },
+            stuckTimeout: { target: '#envoy.stopped', actions: 'failStuck' },
           },
         },
         preparing: {
@@ -650,7 +660,7 @@ export const envoyLifecycleMachine = setup({
     hotRestarting: {
       description: 'Epoch N serves while epoch N+1 is rendered, validated, spawned and handed over.',
       tags: ['ready'],
-      entry: ['clearRestartPending', assign({ launch: null, adminMoved: false })],
+      entry: ['clearRestartPending', assign({ launch: null, adminMoved: false, childFailures: 0 })],
       initial: 'preparing',
       on: {
         // Rotations during a hot restart coalesce into one more hot restart after it.
@@ -659,31 +669,29 @@ export const envoyLifecycleMachine = setup({
         'EPOCH.EXITED': [
           // The child had taken the admin port: the parent cannot be managed any more.
           {
-            guard: and(['isNext', 'adminMoved', 'budgetLeft']),
+            guard: and(['isNext', 'parentUnusable', 'budgetLeft']),
             target: 'crashedBackoff',
             actions: [
-              { type: 'forgetProc', params: ({ event }) => event },
-              { type: 'recordExit', params: ({ event }) => event },
+              { type: 'forgetExit', params: ({ event }) => event },
               'countRestart',
               {
                 type: 'setNotice',
-                params: ({ event }) => ({
-                  notice: `${hotRestartFailureText(event)} after taking the admin port; replacing epoch ${event.epoch - 1} with a fresh epoch 0`,
+                params: ({ context, event }) => ({
+                  notice: `${unusableParentText(context, event)}; replacing epoch ${event.epoch - 1} with a fresh epoch 0`,
                 }),
               },
             ],
           },
           {
-            guard: and(['isNext', 'adminMoved']),
+            guard: and(['isNext', 'parentUnusable']),
             target: 'stopping',
             actions: [
-              { type: 'forgetProc', params: ({ event }) => event },
-              { type: 'recordExit', params: ({ event }) => event },
+              { type: 'forgetExit', params: ({ event }) => event },
               {
                 type: 'fail',
                 params: ({ context, event }) => ({
                   exitCode: EXIT_CODES.crashLoop,
-                  reason: `${hotRestartFailureText(event)} after taking the admin port; restart budget of ${context.settings.restartBudget} spent`,
+                  reason: `${unusableParentText(context, event)}; restart budget of ${context.settings.restartBudget} spent`,
                 }),
               },
             ],
@@ -693,9 +701,9 @@ export const envoyLifecycleMachine = setup({
             guard: and(['isNext', 'budgetLeft']),
             target: '.retrying',
             actions: [
-              { type: 'forgetProc', params: ({ event }) => event },
-              { type: 'recordExit', params: ({ event }) => event },
+              { type: 'forgetExit', params: ({ event }) => event },
               'countRestart',
+              assign({ childFailures: ({ context }) => context.childFailures + 1 }),
               {
                 type: 'setNotice',
                 params: ({ event }) => ({ notice: hotRestartFailureText(event) }),
@@ -706,8 +714,7 @@ export const envoyLifecycleMachine = setup({
             guard: 'isNext',
             target: 'ready',
             actions: [
-              { type: 'forgetProc', params: ({ event }) => event },
-              { type: 'recordExit', params: ({ event }) => event },
+              { type: 'forgetExit', params: ({ event }) => event },
               {
                 type: 'setNotice',
                 params: ({ event }) => ({
@@ -721,8 +728,7 @@ export const envoyLifecycleMachine = setup({
             guard: and(['isCurrent', 'exitedCleanly', 'hasNext']),
             target: 'starting',
             actions: [
-              { type: 'forgetProc', params: ({ event }) => event },
-              { type: 'recordExit', params: ({ event }) => event },
+              { type: 'forgetExit', params: ({ event }) => event },
               {
                 type: 'setNotice',
                 params: ({ event }) => ({ notice: `epoch ${event.epoch} exited during the hot restart` }),
@@ -825,18 +831,18 @@ export const envoyLifecycleMachine = setup({
         },
         abandoning: {
           // The child keeps its role until it is gone, so that a later hot restart cannot
-          // collide with it on the same hot-restart socket slot.
+          // collide with it on the same hot-restart socket slot. A child that had taken the admin
+          // port leaves an unusable parent: that exit falls through to the branches above.
           entry: 'terminateNext',
-          after: { killGrace: { actions: 'killAll' } },
+          after: {
+            killGrace: { actions: 'killAll' },
+            stuckTimeout: { target: '#envoy.stopped', actions: 'failStuck' },
+          },
           on: {
             'EPOCH.EXITED': {
-              guard: 'isNext',
+              guard: and(['isNext', not('parentUnusable')]),
               target: '#envoy.ready',
-              actions: [
-                { type: 'forgetProc', params: ({ event }) => event },
-                { type: 'recordExit', params: ({ event }) => event },
-                'countRestart',
-              ],
+              actions: [{ type: 'forgetExit', params: ({ event }) => event }, 'countRestart'],
             },
           },
         },
@@ -875,8 +881,7 @@ export const envoyLifecycleMachine = setup({
             guard: 'isCurrent',
             target: 'stopping',
             actions: [
-              { type: 'forgetProc', params: ({ event }) => event },
-              { type: 'recordExit', params: ({ event }) => event },
+              { type: 'forgetExit', params: ({ event }) => event },
               {
                 type: 'setExitReason',
                 params: ({ event }) => ({
@@ -939,16 +944,7 @@ export const envoyLifecycleMachine = setup({
       always: { guard: 'noProcs', target: 'stopped' },
       after: {
         killGrace: { actions: 'killAll' },
-        stuckTimeout: {
-          target: 'stopped',
-          actions: {
-            type: 'fail',
-            params: ({ context }) => ({
-              exitCode: EXIT_CODES.stuck,
-              reason: `Envoy process(es) ${context.procs.map((p) => p.pid ?? '?').join(', ')} survived SIGKILL`,
-            }),
-          },
-        },
+        stuckTimeout: { target: 'stopped', actions: 'failStuck' },
       },
       on: {
         SHUTDOWN: {},
@@ -969,6 +965,13 @@ export const envoyLifecycleMachine = setup({
 
 function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Why the parent can no longer be hot-restarted (see the `parentUnusable` guard). */
+function unusableParentText(context: LifecycleContext, event: ExitedEvent): string {
+  return context.adminMoved
+    ? `${hotRestartFailureText(event)} after taking the admin port`
+    : `${hotRestartFailureText(event)} (Envoy keeps the flag set by the failed child until a fresh epoch 0)`;
 }
 
 function hotRestartFailureText(event: ExitedEvent): string {

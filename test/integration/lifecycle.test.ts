@@ -7,7 +7,13 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type AgentOptions, type AgentRun, httpGet, sampleReadiness, startAgent } from '../helpers/agent-process.js';
+import {
+  type AgentOptions,
+  type AgentRun,
+  httpGet,
+  sampleReadiness,
+  startAgent,
+} from '../helpers/agent-process.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const runs: AgentRun[] = [];
@@ -94,7 +100,12 @@ describe('supervision', () => {
     expect(samples.some((s) => s.status === 503)).toBe(true);
     const restarts = run.starts();
     expect(restarts).toHaveLength(2);
-    expect(restarts[1]?.argv?.slice(0, 4)).toEqual(['-c', join(run.configPath, 'envoy-rev0.json'), '--restart-epoch', '0']);
+    expect(restarts[1]?.argv?.slice(0, 4)).toEqual([
+      '-c',
+      join(run.configPath, 'envoy-rev0.json'),
+      '--restart-epoch',
+      '0',
+    ]);
     // The backoff is at least 200 ms between the crash and the new spawn.
     const exit = run.records().find((r) => r.event === 'exit' && r.pid === first);
     expect((restarts[1]?.t ?? 0) - (exit?.t ?? 0)).toBeGreaterThanOrEqual(190);
@@ -111,7 +122,10 @@ describe('supervision', () => {
   });
 
   it('never restarts with --restartBudget 0 (Istio ≥ 1.5)', async () => {
-    const run = await agent({ args: ['--restartBudget', '0'], sim: { CRASH_AFTER_MS: '200', EXIT_CODE: '1' } });
+    const run = await agent({
+      args: ['--restartBudget', '0'],
+      sim: { CRASH_AFTER_MS: '200', EXIT_CODE: '1' },
+    });
     expect((await run.exited).code).toBe(3);
     expect(run.starts()).toHaveLength(1);
   });
@@ -151,11 +165,15 @@ describe('shutdown', () => {
     await run.waitReady();
     const t0 = Date.now();
     run.signal('SIGTERM');
-    await waitUntil(async () => (await run.ready()) === 503, 'readiness 503 after SIGTERM', { timeoutMs: 1_000 });
+    await waitUntil(async () => (await run.ready()) === 503, 'readiness 503 after SIGTERM', {
+      timeoutMs: 1_000,
+    });
     const { code, at } = await run.exited;
     expect(code).toBe(0);
     expect(at - t0).toBeGreaterThanOrEqual(1_000);
-    expect(run.adminCalls().some((r) => r.method === 'POST' && r.path === '/drain_listeners?inboundonly&graceful')).toBe(true);
+    expect(
+      run.adminCalls().some((r) => r.method === 'POST' && r.path === '/drain_listeners?inboundonly&graceful'),
+    ).toBe(true);
     expect(run.records().some((r) => r.event === 'signal' && r.name === 'SIGTERM')).toBe(true);
     await expectNoLeftovers(run);
   });
@@ -212,7 +230,10 @@ describe('shutdown', () => {
   });
 
   it('SIGKILLs an Envoy that ignores SIGTERM, and exits 0 once it is gone', async () => {
-    const run = await agent({ sim: { IGNORE_SIGTERM: '1' }, env: { TERMINATION_DRAIN_DURATION_SECONDS: '0' } });
+    const run = await agent({
+      sim: { IGNORE_SIGTERM: '1' },
+      env: { TERMINATION_DRAIN_DURATION_SECONDS: '0' },
+    });
     await run.waitReady();
     run.signal('SIGTERM');
     const { code } = await run.exited;
@@ -241,6 +262,8 @@ describe('shutdown', () => {
     const envoy = pidOf(run);
     run.signal('SIGKILL');
     await run.exited;
-    await waitUntil(() => !run.leftovers().includes(envoy), 'Envoy gone after the agent was killed', { timeoutMs: 5_000 });
+    await waitUntil(() => !run.leftovers().includes(envoy), 'Envoy gone after the agent was killed', {
+      timeoutMs: 5_000,
+    });
   });
 });

@@ -456,18 +456,53 @@ describe('envoy lifecycle: hot restart', () => {
     expect(h.lastSpawn().epoch).toBe(1);
   });
 
-  it('retries "previous envoy process is still initializing" with the same epoch and backoff', async () => {
+  it('retries "previous envoy process is still initializing" once with the same epoch and backoff', async () => {
+    // The flag may belong to another Envoy on the same base id: worth one retry.
     const h = startLifecycle();
     await toHandover(h);
     h.exited(h.lastSpawn(), { code: 1, failure: 'still-initializing' });
     expect(h.snapshot().context.notice).toBe('epoch 1 refused: previous envoy process is still initializing');
+    await h.tick(199);
+    expect(h.spawns).toHaveLength(2);
+    await h.tick(1);
+    expect(h.spawns.map((s) => s.epoch)).toEqual([0, 1, 1]);
+    expect(h.readiness().ready).toBe(true);
+  });
+
+  it('replaces the parent with a fresh epoch 0 when a retry is refused after our own child failed', async () => {
+    // Envoy keeps the INITIALIZING flag a dead child set until a fresh epoch 0 (envoy#33446):
+    // once our child died, "still initializing" means no hot restart can ever succeed.
+    const h = startLifecycle();
+    await toHandover(h);
+    h.exited(h.lastSpawn(), { signal: 'SIGSEGV' });
     await h.tick(200);
     h.spawned();
     h.exited(h.lastSpawn(), { code: 1, failure: 'still-initializing' });
-    await h.tick(399);
-    expect(h.spawns).toHaveLength(3);
-    await h.tick(1);
-    expect(h.spawns.map((s) => s.epoch)).toEqual([0, 1, 1, 1]);
+    expect(h.matches('crashedBackoff')).toBe(true);
+    expect(h.snapshot().context.notice).toMatch(
+      /flag set by the failed child until a fresh epoch 0\); replacing epoch 0/,
+    );
+    h.exited(h.spawn(0), { code: 0 });
+    await h.tick(400);
+    expect(h.lastSpawn().epoch).toBe(0);
+  });
+
+  it('an abandoned child that had taken the admin port leaves an unusable parent: fresh epoch 0', async () => {
+    const h = startLifecycle();
+    await toHandover(h);
+    h.status(status(1, { state: 'PRE_INITIALIZING', workersStarted: false }));
+    await h.tick(60_000);
+    expect(h.matches({ hotRestarting: 'abandoning' })).toBe(true);
+    h.exited(h.lastSpawn(), { code: 0 });
+    expect(h.matches('crashedBackoff')).toBe(true);
+  });
+
+  it('reports exit code 4 when an abandoned child survives SIGKILL', async () => {
+    const h = startLifecycle();
+    await toHandover(h);
+    await h.tick(60_000);
+    await h.tick(10_000);
+    expect(output(h)?.exitCode).toBe(4);
   });
 
   it('gives up on the hot restart when the budget is spent, epoch N keeps serving', async () => {
