@@ -1,6 +1,7 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
+#!/usr/bin/env -S node --max-semi-space-size=1 --expose-gc
 // --max-semi-space-size=1: a 1 MB young generation instead of up to 16 MB. The agent allocates
 // little once started, and the smaller nursery keeps its idle memory down (BENCHMARKS.md).
+// --expose-gc: the agent runs one full collection after each hot restart (src/runtime/memory.ts).
 // The one place that exits the process (habit 8): run the command, let stdout and stderr drain so
 // the last log line and the error line are not lost, then exit with the command's code.
 import { main } from '../dist/pilot-agent.mjs';
