@@ -9,6 +9,8 @@
  */
 
 /** Freezes an object and everything inside it (the loader hands out a read-only config). */
+import { basename, join } from 'node:path';
+
 export function deepFreeze<T extends object>(value: T): Readonly<T> {
   for (const inner of Object.values(value)) {
     if (inner !== null && typeof inner === 'object') deepFreeze(inner);
@@ -88,6 +90,12 @@ export const DEFAULT_TLS_FILES = deepFreeze({
   ISTIO_META_TLS_CLIENT_KEY: '/etc/certs/key.pem',
   ISTIO_META_TLS_CLIENT_ROOT_CERT: '/etc/certs/root-cert.pem',
 } as const);
+
+/** The six TLS path variables with the same file names in `dir` (the demo and the tests use it). */
+export function tlsFilesIn(dir: string): Record<keyof typeof DEFAULT_TLS_FILES, string> {
+  const entries = Object.entries(DEFAULT_TLS_FILES).map(([name, path]) => [name, join(dir, basename(path))]);
+  return Object.fromEntries(entries) as Record<keyof typeof DEFAULT_TLS_FILES, string>;
+}
 
 /**
  * Supervision constants (issue 3). Istio 1.5 never restarts Envoy; these belong to our restart

@@ -10,6 +10,7 @@ import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { tlsFilesIn } from '../../src/config/defaults.js';
 import { packageRoot } from '../../src/package-root.js';
 import { waitUntil } from './wait.js';
 
@@ -134,12 +135,7 @@ export async function startAgent(options: AgentOptions = {}) {
     POD_NAMESPACE: 'default',
     INSTANCE_IP: '127.0.0.1',
     TERMINATION_DRAIN_DURATION_SECONDS: '1',
-    ISTIO_META_TLS_SERVER_CERT_CHAIN: join(certDir, 'cert-chain.pem'),
-    ISTIO_META_TLS_SERVER_KEY: join(certDir, 'key.pem'),
-    ISTIO_META_TLS_SERVER_ROOT_CERT: join(certDir, 'root-cert.pem'),
-    ISTIO_META_TLS_CLIENT_CERT_CHAIN: join(certDir, 'cert-chain.pem'),
-    ISTIO_META_TLS_CLIENT_KEY: join(certDir, 'key.pem'),
-    ISTIO_META_TLS_CLIENT_ROOT_CERT: join(certDir, 'root-cert.pem'),
+    ...tlsFilesIn(certDir),
     ...simEnv,
     ...options.env,
   };
