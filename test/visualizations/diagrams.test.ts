@@ -138,7 +138,7 @@ describe('labels', () => {
     const text = `${file('envoy-lifecycle.dot')}\n${file('envoy-lifecycle.mmd')}`;
     expect(text).toContain('EPOCH.EXITED [isCurrent ∧ exitedCleanly]');
     expect(text).toContain('EPOCH.EXITED [isCurrent ∧ exitedCleanly ∧ hasNext]');
-    expect(text).toContain('EPOCH.EXITED [isNext ∧ adminMoved ∧ budgetLeft]');
+    expect(text).toContain('EPOCH.EXITED [isNext ∧ parentUnusable ∧ budgetLeft]');
     expect(text).toContain('ADMIN.STATUS [¬statusIsReady]');
     expect(text).toContain('after restartBackoff');
     expect(text).toContain('error prepareEpoch');
