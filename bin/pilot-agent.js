@@ -12,4 +12,8 @@ const code = await main(process.argv.slice(2), {
   env: process.env,
   isTTY: process.stdout.isTTY === true,
 });
+process.exitCode = code;
+// A reader that went away (EPIPE) would never call back: exit after a second regardless.
+setTimeout(() => process.exit(code), 1000).unref();
+process.stdout.on('error', () => process.exit(code));
 process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));

@@ -57,8 +57,24 @@ function pinoLevel(level: IstioLevel): Level | 'silent' {
   return level === 'none' ? 'silent' : level;
 }
 
+/**
+ * A log stream whose reader went away (a closed pipe: EPIPE) must not take the agent down or make
+ * it spin: the error has nowhere to be reported, and an unhandled stream error would become an
+ * uncaught exception, whose report is one more write to the same broken stream.
+ */
+function ignoreBrokenStream(stream: unknown): void {
+  const s = stream as {
+    on?: (event: string, listener: (err: Error) => void) => unknown;
+    listenerCount?: (e: string) => number;
+  };
+  if (typeof s.on !== 'function') return;
+  if (typeof s.listenerCount === 'function' && s.listenerCount('error') > 0) return;
+  s.on('error', () => {});
+}
+
 export function createLogger(options: LoggerOptionsInput = {}): Logger {
   const destination = options.destination ?? process.stdout;
+  ignoreBrokenStream(destination);
   const isTTY = options.isTTY ?? process.stdout.isTTY === true;
   const json = options.json ?? !isTTY;
   const config: LoggerOptions = {

@@ -183,9 +183,17 @@ export async function runProxy(config: AgentConfig, log: Logger): Promise<number
   process.on('exit', onExit);
   let failInternally: (err: unknown) => void = () => {};
   const internalFailure = new Promise<number>((resolve) => {
+    let failed = false;
     failInternally = (err) => {
-      log.fatal({ err: messageOf(err) }, 'internal error: stopping Envoy and exiting');
+      // Once: a failure while reporting a failure (a broken log stream) must not loop.
+      if (failed) return;
+      failed = true;
       envoyProcesses.killAll('SIGKILL');
+      try {
+        log.fatal({ err: messageOf(err) }, 'internal error: stopping Envoy and exiting');
+      } catch {
+        // nowhere left to report it
+      }
       resolve(INTERNAL_ERROR_EXIT);
     };
   });

@@ -3,7 +3,7 @@
  * exit codes, Envoy's argv and the admin calls it received (simulator record file), readiness
  * answers over time, and that no Envoy process is left behind (checked by pid).
  */
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -265,5 +265,27 @@ describe('shutdown', () => {
     await waitUntil(() => !run.leftovers().includes(envoy), 'Envoy gone after the agent was killed', {
       timeoutMs: 5_000,
     });
+  });
+});
+
+describe('a broken log stream', () => {
+  it('an agent whose stdout reader went away still drains, stops Envoy and exits, without spinning', async () => {
+    const run = await agent({ env: { TERMINATION_DRAIN_DURATION_SECONDS: '1' } });
+    await run.waitReady();
+    // The reader of the agent's stdout goes away: every later log write fails with EPIPE.
+    run.proc.stdout?.destroy();
+    run.signal('SIGHUP');
+    await run.waitStart(1);
+    const pid = run.proc.pid ?? 0;
+    const ticks = () => Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[11] ?? 0);
+    const t0 = ticks();
+    const w0 = Date.now();
+    await waitUntil(() => Date.now() - w0 >= 1_000, 'a second of agent time');
+    // utime in clock ticks (100/s): a spinning agent would burn ~100 per second.
+    expect(ticks() - t0).toBeLessThan(30);
+    run.signal('SIGTERM');
+    const { code } = await run.exited;
+    expect(code).toBe(0);
+    await expectNoLeftovers(run);
   });
 });
