@@ -154,7 +154,11 @@ export interface LifecycleContext {
   restartPending: boolean;
   /** During a hot restart: the child has answered on the admin port, so the parent no longer does. */
   adminMoved: boolean;
-  /** During a hot restart: children that failed so far (each leaves Envoy's INITIALIZING flag set). */
+  /**
+   * Hot-restart children of the current parent that died before going LIVE. Each leaves Envoy's
+   * INITIALIZING flag set, and it stays set until a child goes LIVE or a fresh epoch 0 starts
+   * (envoy#33446), so this is reset only there, not at each hot restart.
+   */
   childFailures: number;
   /** The current epoch has had CDS and LDS accepted at least once. */
   configSeen: boolean;
@@ -264,10 +268,6 @@ export const envoyLifecycleMachine = setup({
       enqueue.stopChild(`envoy-${params.seq}`);
     }),
 
-    recordExit: assign({
-      lastExit: (_, params: ExitInfo) => params,
-    }),
-
     /** An exit that matters: the process is forgotten and its exit remembered for reports. */
     forgetExit: enqueueActions(({ context, enqueue }, params: ExitInfo & { seq: number }) => {
       enqueue.assign({
@@ -284,6 +284,7 @@ export const envoyLifecycleMachine = setup({
     beginFreshStart: assign({
       epoch: 0,
       launch: null,
+      childFailures: 0,
       // The fresh epoch renders the current certificates: a pending hot restart is served by it.
       restartPending: false,
       configSeen: false,
@@ -314,9 +315,13 @@ export const envoyLifecycleMachine = setup({
       for (const p of context.procs) enqueue.sendTo(`envoy-${p.seq}`, { type: 'SIGNAL', signal: 'SIGKILL' });
     }),
 
-    terminateNext: enqueueActions(({ context, enqueue }) => {
+    /**
+     * SIGKILL, not SIGTERM: a hot-restart child that shuts down gracefully first tells its parent
+     * to terminate (envoy-process-behaviour §2.3 step 9), which would end the epoch still serving.
+     */
+    killNext: enqueueActions(({ context, enqueue }) => {
       for (const p of context.procs.filter((q) => q.role === 'next')) {
-        enqueue.sendTo(`envoy-${p.seq}`, { type: 'SIGNAL', signal: 'SIGTERM' });
+        enqueue.sendTo(`envoy-${p.seq}`, { type: 'SIGNAL', signal: 'SIGKILL' });
       }
     }),
 
@@ -350,6 +355,7 @@ export const envoyLifecycleMachine = setup({
         status: params.status,
         configSeen: configAccepted(params.status),
         hotRestarts: context.hotRestarts + 1,
+        childFailures: 0,
         notice: null,
       };
     }),
@@ -660,7 +666,7 @@ export const envoyLifecycleMachine = setup({
     hotRestarting: {
       description: 'Epoch N serves while epoch N+1 is rendered, validated, spawned and handed over.',
       tags: ['ready'],
-      entry: ['clearRestartPending', assign({ launch: null, adminMoved: false, childFailures: 0 })],
+      entry: ['clearRestartPending', assign({ launch: null, adminMoved: false })],
       initial: 'preparing',
       on: {
         // Rotations during a hot restart coalesce into one more hot restart after it.
@@ -833,16 +839,17 @@ export const envoyLifecycleMachine = setup({
           // The child keeps its role until it is gone, so that a later hot restart cannot
           // collide with it on the same hot-restart socket slot. A child that had taken the admin
           // port leaves an unusable parent: that exit falls through to the branches above.
-          entry: 'terminateNext',
-          after: {
-            killGrace: { actions: 'killAll' },
-            stuckTimeout: { target: '#envoy.stopped', actions: 'failStuck' },
-          },
+          entry: 'killNext',
+          after: { stuckTimeout: { target: '#envoy.stopped', actions: 'failStuck' } },
           on: {
             'EPOCH.EXITED': {
               guard: and(['isNext', not('parentUnusable')]),
               target: '#envoy.ready',
-              actions: [{ type: 'forgetExit', params: ({ event }) => event }, 'countRestart'],
+              actions: [
+                { type: 'forgetExit', params: ({ event }) => event },
+                'countRestart',
+                assign({ childFailures: ({ context }) => context.childFailures + 1 }),
+              ],
             },
           },
         },

@@ -542,15 +542,32 @@ describe('envoy lifecycle: hot restart', () => {
     expect(h.lastSpawn().epoch).toBe(0);
   });
 
-  it('abandons a child that does not go live in time, keeping epoch N', async () => {
+  it('abandons a child that does not go live in time with SIGKILL, keeping epoch N untouched', async () => {
+    // SIGTERM would make Envoy's child tell its parent to terminate: only SIGKILL spares it.
     const h = startLifecycle();
     await toHandover(h);
     await h.tick(60_000);
     expect(h.matches({ hotRestarting: 'abandoning' })).toBe(true);
-    expect(h.lastSpawn().signals).toEqual(['SIGTERM']);
-    h.exited(h.lastSpawn(), { code: 0 });
+    expect(h.lastSpawn().signals).toEqual(['SIGKILL']);
+    expect(h.spawn(0).signals).toEqual([]);
+    h.exited(h.lastSpawn(), { signal: 'SIGKILL' });
     expect(h.matches('ready')).toBe(true);
     expect(h.snapshot().context.epoch).toBe(0);
+    await h.tick(10_000);
+    expect(h.spawn(0).signals).toEqual([]);
+  });
+
+  it('remembers across hot restarts that a dead child left Envoy INITIALIZING: the next refusal replaces the parent', async () => {
+    const h = startLifecycle();
+    await toHandover(h);
+    await h.tick(60_000);
+    h.exited(h.lastSpawn(), { signal: 'SIGKILL' });
+    expect(h.matches('ready')).toBe(true);
+    h.actor.send({ type: 'HOT_RESTART', reason: 'certificates changed' });
+    await h.settle();
+    h.spawned();
+    h.exited(h.lastSpawn(), { code: 1, failure: 'still-initializing' });
+    expect(h.matches('crashedBackoff')).toBe(true);
   });
 
   it('a rotation while starting restarts the not-yet-serving epoch cold', async () => {
