@@ -19,10 +19,17 @@ export const ROOT = packageRoot(import.meta.dirname) ?? process.cwd();
 export const AGENT_BIN = join(ROOT, 'bin/pilot-agent.js');
 export const SIMULATOR = join(ROOT, 'tools/envoy-simulator/envoy');
 
-/** The Node flags in bin/pilot-agent.js's shebang: the agent runs as executing that file would. */
-export const AGENT_NODE_FLAGS = (readFileSync(AGENT_BIN, 'utf8').split('\n')[0] ?? '')
-  .split(/\s+/)
-  .filter((word) => word.startsWith('--'));
+/** bin/pilot-agent.js's shebang words: the agent runs as executing that file would. */
+const SHEBANG = (readFileSync(AGENT_BIN, 'utf8').split('\n')[0] ?? '').split(/\s+/);
+/** The Node flags in the shebang. */
+export const AGENT_NODE_FLAGS = SHEBANG.filter((word) => word.startsWith('--'));
+/** The environment the shebang sets (`env -S VAR=value node …`). */
+export const AGENT_SHEBANG_ENV: Record<string, string> = Object.fromEntries(
+  SHEBANG.filter((word) => /^[A-Z_]+=/.test(word)).map((word) => [
+    word.slice(0, word.indexOf('=')),
+    word.slice(word.indexOf('=') + 1),
+  ]),
+);
 
 export async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
@@ -129,6 +136,7 @@ export async function startAgent(options: AgentOptions = {}) {
     ),
   );
   const env: Record<string, string> = {
+    ...AGENT_SHEBANG_ENV,
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: dir,
     POD_NAME: 'productpage-v1-7d4cd8f7c5-abcde',
