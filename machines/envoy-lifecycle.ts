@@ -367,7 +367,11 @@ export const envoyLifecycleMachine = setup({
     /** An Envoy process survived SIGKILL: nothing more the agent can do about it. */
     failStuck: assign(({ context }) => ({
       exitCode: EXIT_CODES.stuck,
-      exitReason: `Envoy process(es) ${context.procs.map((p) => p.pid ?? '?').join(', ')} survived SIGKILL`,
+      // The ones that were killed: every process when stopping, the child alone when abandoning.
+      exitReason: `Envoy process(es) ${context.procs
+        .filter((p) => p.role === 'discarded' || p.role === 'next')
+        .map((p) => p.pid ?? '?')
+        .join(', ')} survived SIGKILL`,
     })),
 
     fail: assign((_, params: { exitCode: number; reason: string }) => ({
@@ -721,6 +725,8 @@ export const envoyLifecycleMachine = setup({
             target: 'ready',
             actions: [
               { type: 'forgetExit', params: ({ event }) => event },
+              // It still left Envoy's INITIALIZING flag set: the next refusal must be understood.
+              assign({ childFailures: ({ context }) => context.childFailures + 1 }),
               {
                 type: 'setNotice',
                 params: ({ event }) => ({
