@@ -44,8 +44,8 @@ beforeAll(async () => {
 afterEach(cleanup);
 afterAll(async () => {
   await browser?.close();
-  // The screenshots stay for the reader; everything else the test made goes.
-  if (process.env.KEEP_SCREENSHOTS === '0') rmSync(work, { recursive: true, force: true });
+  // The screenshots are taken under this test's temp dir; set KEEP_SCREENSHOTS=1 to look at them.
+  if (process.env.KEEP_SCREENSHOTS !== '1') rmSync(work, { recursive: true, force: true });
 });
 
 /** The state ids the page draws as current in one diagram, read from the DOM. */
