@@ -12,6 +12,7 @@
  * Facts: CERTS.READY (baseline) starts Envoy; CERTS.CHANGED → HOT_RESTART.
  */
 import { assign, type EventObject, fromCallback, sendTo, setup } from 'xstate';
+import { EXIT_CODES } from '../src/errors.js';
 import { type CertRotationSettings, certRotationMachine } from './cert-rotation.js';
 import { envoyLifecycleMachine, type LifecycleInput, type LifecycleOutput } from './envoy-lifecycle.js';
 
@@ -39,7 +40,7 @@ export interface AgentContext {
 }
 
 /** Exit code when the agent itself fails (an actor error): a bug, reported as such. */
-export const INTERNAL_ERROR_EXIT = 70;
+export const INTERNAL_ERROR_EXIT = EXIT_CODES.internal;
 
 export const agentMachine = setup({
   types: {

@@ -43,6 +43,8 @@
  *   drain; `DRAIN` drains and holds Envoy until `SHUTDOWN`, which then stops at once.
  */
 import { and, assign, type EventObject, enqueueActions, fromCallback, fromPromise, not, setup } from 'xstate';
+// Pure data: the one catalogue of exit codes (the machine decides which one a run ends with).
+import { EXIT_CODES } from '../src/errors.js';
 
 /** `envoy.admin.v3.ServerInfo.State`, as `server.state` reports it (0, 1, 2, 3). */
 export type ServerState = 'LIVE' | 'DRAINING' | 'PRE_INITIALIZING' | 'INITIALIZING';
@@ -177,8 +179,6 @@ export interface LifecycleContext {
 const notProvided = (name: string) => () => {
   throw new Error(`${name} is not provided: the runtime must .provide() it`);
 };
-
-const EXIT_CODES = { crashLoop: 3, stuck: 4, bootstrap: 1, notExecutable: 126, notFound: 127 } as const;
 
 type ExitedEvent = Extract<LifecycleEvent, { type: 'EPOCH.EXITED' }>;
 
@@ -366,7 +366,7 @@ export const envoyLifecycleMachine = setup({
 
     /** An Envoy process survived SIGKILL: nothing more the agent can do about it. */
     failStuck: assign(({ context }) => ({
-      exitCode: EXIT_CODES.stuck,
+      exitCode: EXIT_CODES['envoy-stuck'],
       // The ones that were killed: every process when stopping, the child alone when abandoning.
       exitReason: `Envoy process(es) ${context.procs
         .filter((p) => p.role === 'discarded' || p.role === 'next')
@@ -515,7 +515,7 @@ export const envoyLifecycleMachine = setup({
           {
             type: 'fail',
             params: ({ context, event }) => ({
-              exitCode: EXIT_CODES.crashLoop,
+              exitCode: EXIT_CODES['crash-loop'],
               reason: `Envoy epoch ${event.epoch} ${describeExit(event)}; restart budget of ${context.settings.restartBudget} spent`,
             }),
           },
@@ -529,7 +529,8 @@ export const envoyLifecycleMachine = setup({
         {
           type: 'fail',
           params: ({ event }) => ({
-            exitCode: event.errno === 'ENOENT' ? EXIT_CODES.notFound : EXIT_CODES.notExecutable,
+            exitCode:
+              event.errno === 'ENOENT' ? EXIT_CODES['envoy-not-found'] : EXIT_CODES['envoy-not-executable'],
             reason: event.message,
           }),
         },
@@ -700,7 +701,7 @@ export const envoyLifecycleMachine = setup({
               {
                 type: 'fail',
                 params: ({ context, event }) => ({
-                  exitCode: EXIT_CODES.crashLoop,
+                  exitCode: EXIT_CODES['crash-loop'],
                   reason: `${unusableParentText(context, event)}; restart budget of ${context.settings.restartBudget} spent`,
                 }),
               },

@@ -27,7 +27,7 @@ import { adminHost, createAdminClient, drainListenersPath } from '../envoy/admin
 import { buildEnvoyArgs } from '../envoy/argv.js';
 import { adminPollerActor, connectionPollerActor } from '../envoy/pollers.js';
 import { envoyEpochActor, envoyProcesses, validateEpochActor } from '../envoy/process.js';
-import { messageOf } from '../errors.js';
+import { AgentError, kindOfExitCode, messageOf } from '../errors.js';
 import { createAgentRegistry } from '../status/metrics.js';
 import { type StatusOptions, statusOptionsFromConfig } from '../status/options.js';
 import { buildStatusServer, listenStatusServer, type StatusServer } from '../status/server.js';
@@ -207,8 +207,13 @@ export async function runProxy(config: AgentConfig, log: Logger): Promise<number
     root.start();
     const outcome = toPromise(root).then(
       (output) => {
-        log.info({ exitCode: output.exitCode, reason: output.reason }, 'agent finished');
-        return output.exitCode;
+        if (output.exitCode === 0) {
+          log.info({ exitCode: 0, reason: output.reason }, 'agent finished');
+          return 0;
+        }
+        // A failure the user must see: one line on stderr from the CLI, with its exit code.
+        log.error({ exitCode: output.exitCode, reason: output.reason }, 'agent failed');
+        return new AgentError(kindOfExitCode(output.exitCode), output.reason);
       },
       (err: unknown) => {
         failInternally(err);
@@ -243,7 +248,9 @@ export async function runProxy(config: AgentConfig, log: Logger): Promise<number
         log.child({ component: 'inspect' }),
       );
     }
-    return await Promise.race([outcome, internalFailure]);
+    const result = await Promise.race([outcome, internalFailure]);
+    if (result instanceof AgentError) throw result;
+    return result;
   } finally {
     await inspector?.close().catch(() => {});
     await status?.close().catch(() => {});

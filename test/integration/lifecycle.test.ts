@@ -3,14 +3,19 @@
  * exit codes, Envoy's argv and the admin calls it received (simulator record file), readiness
  * answers over time, and that no Envoy process is left behind (checked by pid).
  */
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { tlsFilesIn } from '../../src/config/defaults.js';
 import {
+  AGENT_BIN,
+  AGENT_NODE_FLAGS,
   type AgentOptions,
   type AgentRun,
   httpGet,
+  SIMULATOR,
   sampleReadiness,
   startAgent,
 } from '../helpers/agent-process.js';
@@ -287,5 +292,57 @@ describe('a broken log stream', () => {
     const { code } = await run.exited;
     expect(code).toBe(0);
     await expectNoLeftovers(run);
+  });
+});
+
+describe('bootstrap failures through the CLI', () => {
+  const run = (dir: string, args: string[]) =>
+    spawnSync(process.execPath, [...AGENT_NODE_FLAGS, AGENT_BIN, 'proxy', 'sidecar', ...args], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 20_000,
+      env: {
+        PATH: process.env.PATH ?? '',
+        POD_NAME: 'p',
+        POD_NAMESPACE: 'ns',
+        ENVOY_SIM_SHM_DIR: dir,
+        ...tlsFilesIn(dir),
+      },
+    });
+
+  it('an unreadable template: exit 1, one stderr line naming it, nothing written, Envoy never started', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pilot-agent-tmpl-'));
+    try {
+      const r = run(dir, [
+        '--configPath',
+        join(dir, 'proxy'),
+        '--binaryPath',
+        SIMULATOR,
+        '--templateFile',
+        join(dir, 'missing.tmpl'),
+      ]);
+      expect(r.status).toBe(1);
+      expect(r.stderr.trim().split('\n')).toEqual([
+        `cannot read bootstrap template ${join(dir, 'missing.tmpl')}: no such file or directory`,
+      ]);
+      expect(existsSync(join(dir, 'proxy', 'envoy-rev0.json'))).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an unwritable configPath (a file where the directory should be): exit 1, one stderr line naming it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pilot-agent-cfg-'));
+    try {
+      writeFileSync(join(dir, 'proxy'), 'not a directory');
+      const r = run(dir, ['--configPath', join(dir, 'proxy'), '--binaryPath', SIMULATOR]);
+      expect(r.status).toBe(1);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toContain(join(dir, 'proxy'));
+      expect(readFileSync(join(dir, 'proxy'), 'utf8')).toBe('not a directory');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
