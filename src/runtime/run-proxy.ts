@@ -200,7 +200,11 @@ export async function runProxy(config: AgentConfig, log: Logger): Promise<number
   process.on('uncaughtException', failInternally);
   process.on('unhandledRejection', failInternally);
 
-  const readiness = (): Readiness => readinessOf(lifecycleSnapshot());
+  const readiness = (): Readiness =>
+    // Before the lifecycle exists the root is waiting for certificate files Envoy needs.
+    root.getSnapshot().matches({ active: 'waitingForCerts' })
+      ? { ready: false, reason: 'waiting for the certificate files Envoy needs' }
+      : readinessOf(lifecycleSnapshot());
   let status: StatusServer | undefined;
   let inspector: InspectorRelay | undefined;
   try {

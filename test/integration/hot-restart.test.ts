@@ -216,3 +216,16 @@ describe('hot restart failure modes', () => {
     expect(run.leftovers()).toHaveLength(1);
   });
 });
+
+describe('certificate files missing at start', () => {
+  it('waits for them with a log line, answering readiness meanwhile, and starts Envoy once they exist', async () => {
+    const run = await agent({ args: ['--controlPlaneAuthPolicy', 'MUTUAL_TLS'] });
+    await run.waitLog(/waiting for certificate files/);
+    const answer = await run.get('/healthz/ready');
+    expect(answer).toEqual({ status: 503, body: 'waiting for the certificate files Envoy needs\n' });
+    expect(run.starts()).toHaveLength(0);
+    writePlain(run.certDir, cert(0));
+    await run.waitReady();
+    expect(run.starts()).toHaveLength(1);
+  });
+});
