@@ -44,6 +44,16 @@ export async function freePort(): Promise<number> {
 }
 
 /** One line of the simulator's ENVOY_SIM_RECORD file. */
+/** Whether a process with this pid still exists (signal 0 probes without delivering anything). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export interface SimRecord {
   t: number;
   pid: number;
@@ -177,14 +187,6 @@ export async function startAgent(options: AgentOptions = {}) {
         .map((l) => JSON.parse(l) as SimRecord);
     } catch {
       return [];
-    }
-  };
-  const alive = (pid: number) => {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
     }
   };
   /** Serving Envoy processes: `--mode validate` runs (before each hot restart) are not servers. */

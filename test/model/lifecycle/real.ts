@@ -29,6 +29,7 @@ import type { envoyLifecycleMachine } from '../../../machines/envoy-lifecycle.js
 import { readinessOf } from '../../../machines/readiness.js';
 import {
   type AgentRun,
+  alive,
   httpGet,
   type SimRecord,
   sampleReadiness,
@@ -75,15 +76,6 @@ function transitionLog(run: AgentRun): LogLine[] {
   });
   return out;
 }
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const EXIT_SIGNAL = /^EXITED (current|next)#\d+ (SIGSEGV|SIGKILL|SIGABRT)$/;
 /** Exits only Envoy itself can produce (hot-restart failures): a scenario must arm them. */
