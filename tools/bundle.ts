@@ -2,29 +2,80 @@
  * Bundles the agent (compiled by tsc into dist/) into one minified module, `dist/pilot-agent.mjs`,
  * the file `bin/pilot-agent.js` runs. One module instead of ~250 makes the path from exec to
  * Envoy's spawn shorter, and V8 keeps less source and code in memory (measured in BENCHMARKS.md).
- *
- * `thread-stream` is replaced by a stub: pino needs it only for transports (log shipping in a
- * worker thread), which pilot-agent never uses, and loading it alone costs ~3.5 MB of resident
- * memory. The stub fails loudly if a transport is ever configured.
+ * Modules the agent never runs are left out (LEFT_OUT below).
  */
 
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { build, type Plugin } from 'esbuild';
 import { packageRoot } from '../src/package-root.js';
 
 const root = packageRoot(import.meta.dirname) ?? process.cwd();
 
-const noPinoTransports: Plugin = {
-  name: 'no-pino-transports',
+/**
+ * Dependencies' modules the agent never runs, named as a package path (`package/file`, without
+ * `.js`). Each is replaced by a function that throws when it is called or constructed (its
+ * importer may still require it at load): the daemon carries neither their source nor their
+ * start-up work, and fails loudly if one is ever used.
+ */
+const LEFT_OUT: Record<string, string> = {
+  // pino needs it only for transports (log shipping in a worker thread); ~3.5 MB resident.
+  'thread-stream': 'pino transports are not available in pilot-agent',
+  // fastify's default schema compilers (ajv, fast-json-stringify); the status server gives its
+  // own builders, which refuse schemas (src/status/server.ts).
+  '@fastify/ajv-compiler': 'the status server declares no route schemas',
+  '@fastify/fast-json-stringify-compiler': 'the status server declares no route schemas',
+  // fastify.inject(): tests use it against the compiled modules, never through the bundle.
+  'light-my-request': 'inject() is not available in the pilot-agent bundle',
+  // Pushing to a Prometheus pushgateway (it loads https and zlib); the agent is scraped.
+  'prom-client/lib/pushgateway': 'the Prometheus pushgateway client is not available in pilot-agent',
+};
+
+/** `./lib/x` imported from `node_modules/pkg/index.js` → `pkg/lib/x`; bare specifiers as they are. */
+function packagePath(specifier: string, importer: string): string {
+  if (!specifier.startsWith('.')) return specifier;
+  const full = join(dirname(importer), specifier).replace(/\.js$/, '');
+  const at = full.lastIndexOf('node_modules/');
+  return at < 0 ? full : full.slice(at + 'node_modules/'.length);
+}
+
+const leaveOut: Plugin = {
+  name: 'leave-out',
   setup(b) {
-    b.onResolve({ filter: /^thread-stream$/ }, () => ({ path: 'thread-stream', namespace: 'stub' }));
-    b.onLoad({ filter: /.*/, namespace: 'stub' }, () => ({
-      contents:
-        "module.exports = class ThreadStream { constructor() { throw new Error('pino transports are not available in pilot-agent'); } };",
+    b.onResolve({ filter: /.*/ }, (args) => {
+      const id = packagePath(args.path, args.importer);
+      return id in LEFT_OUT ? { path: id, namespace: 'left-out' } : undefined;
+    });
+    b.onLoad({ filter: /.*/, namespace: 'left-out' }, (args) => ({
+      contents: `module.exports = function leftOut() { throw new Error(${JSON.stringify(LEFT_OUT[args.path])}); };`,
       loader: 'js',
     }));
   },
 };
+
+/**
+ * Built-ins that bundled dependencies require at load but use only for features the agent leaves
+ * off (fastify's HTTPS and HTTP/2 servers): `require()` hands out a stand-in that loads the real
+ * module on first use. Loading them at start costs ~2.5 MB resident (BENCHMARKS.md).
+ */
+const LAZY_BUILTINS = ['node:https', 'node:http2'];
+
+// Bundled CommonJS dependencies call require() for Node's built-ins.
+const REQUIRE_SHIM = `import { createRequire as __agentRequire } from 'node:module';
+const require = ((load, lazy) => (id) => {
+  if (!lazy.includes(id)) return load(id);
+  let real;
+  const get = () => (real ??= load(id));
+  return new Proxy({}, {
+    get: (_, key) => get()[key],
+    has: (_, key) => key in get(),
+    ownKeys: () => Reflect.ownKeys(get()),
+    getOwnPropertyDescriptor: (_, key) => {
+      const found = Reflect.getOwnPropertyDescriptor(get(), key);
+      return found && { ...found, configurable: true };
+    },
+  });
+})(__agentRequire(import.meta.url), ${JSON.stringify(LAZY_BUILTINS)});`;
 
 const result = await build({
   entryPoints: [join(root, 'dist/src/cli/main.js')],
@@ -36,13 +87,22 @@ const result = await build({
   minify: true,
   sourcemap: 'linked',
   legalComments: 'linked',
-  // Bundled CommonJS dependencies call require() for Node's built-ins.
-  banner: {
-    js: "import { createRequire as __agentRequire } from 'node:module'; const require = __agentRequire(import.meta.url);",
-  },
-  plugins: [noPinoTransports],
+  banner: { js: REQUIRE_SHIM },
+  plugins: [leaveOut],
   logLevel: 'warning',
   metafile: true,
 });
+
+// V8 keeps the module's source for its lifetime: one byte per character when it is all Latin-1,
+// two for every character when it is not. esbuild escapes strings but not regex literals.
+const bundled = readFileSync(join(root, 'dist/pilot-agent.mjs'));
+const wide = bundled.findIndex((byte) => byte > 0x7f);
+if (wide >= 0) {
+  const around = bundled.subarray(Math.max(0, wide - 40), wide + 10).toString('utf8');
+  process.stderr.write(
+    `bundle: non-ASCII character at byte ${wide} (…${around}…); escape it in the source\n`,
+  );
+  process.exit(1);
+}
 const bytes = Object.values(result.metafile.outputs).reduce((sum, o) => sum + o.bytes, 0);
 process.stdout.write(`bundled dist/pilot-agent.mjs (${Math.round(bytes / 1024)} KiB with map)\n`);

@@ -4,7 +4,6 @@
  * messages of `wait` and `request` are compared with Istio's.
  */
 import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 
 export interface HttpResult {
   status: number;
@@ -42,7 +41,8 @@ export function httpCall(
       fail('invalid URL');
       return;
     }
-    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    // This module is bundled with the proxy: node:https loads only when a command asks for HTTPS.
+    const send = target.protocol === 'https:' ? process.getBuiltinModule('node:https').request : httpRequest;
     const body = options.body ?? '';
     let timer: NodeJS.Timeout | undefined;
     let req: ReturnType<typeof httpRequest>;

@@ -15,7 +15,6 @@
  * rules leave uncaptured) and grpc-js has no option for that; a channel would also bring name
  * resolution, reconnection back-off and proxy environment variables into a single probe call.
  */
-import { connect as http2Connect } from 'node:http2';
 import { connect as netConnect } from 'node:net';
 
 export const HEALTH_CHECK_PATH = '/grpc.health.v1.Health/Check';
@@ -160,7 +159,8 @@ const GRPC_CODE_NAMES: Record<string, string> = {
 export function checkGrpcHealth(check: GrpcHealthCheck): Promise<GrpcHealthOutcome> {
   return new Promise((resolve) => {
     const hostInUrl = check.host.includes(':') ? `[${check.host}]` : check.host;
-    const session = http2Connect(`http://${hostInUrl}:${check.port}`, {
+    // node:http2 loads with the first gRPC probe, not at start (~2 MB resident; BENCHMARKS.md).
+    const session = process.getBuiltinModule('node:http2').connect(`http://${hostInUrl}:${check.port}`, {
       createConnection: () =>
         netConnect({
           host: check.host,

@@ -15,7 +15,6 @@
  * bound (no such address on lo, non-Linux hosts) connections use the default source.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 import { createServer, isIPv6, connect as netConnect } from 'node:net';
 import type { HttpGetAction } from './app-probes.js';
 
@@ -168,7 +167,10 @@ function getOnce(url: URL, req: HttpProbeRequest, host: string, signal: AbortSig
       res.on('end', done);
       res.on('error', reject);
     };
-    const out = https ? httpsRequest(options, onResponse) : httpRequest(options, onResponse);
+    // node:https (and TLS with it) loads with the first HTTPS probe: most pods never have one, and
+    // loading it at start costs ~1 MB of resident memory (BENCHMARKS.md, idle RSS).
+    const send = https ? process.getBuiltinModule('node:https').request : httpRequest;
+    const out = send(options, onResponse);
     out.on('error', reject);
     out.end();
   });

@@ -57,6 +57,14 @@ export interface StatusServerDeps {
 }
 
 const NOT_FOUND = '404 page not found\n';
+/**
+ * No route here declares a JSON schema. Compiler builders that refuse one keep fastify from
+ * loading its defaults (ajv and fast-json-stringify) when the server is built; the bundle
+ * (tools/bundle.ts) leaves them out altogether. A route given a schema fails at registration.
+ */
+const NO_SCHEMAS = () => {
+  throw new Error('the status server declares no route schemas');
+};
 const IDLE_TIMEOUT_MS = 10_000;
 const BAD_REQUEST =
   'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\n\r\nBad Request\n';
@@ -64,6 +72,7 @@ const BAD_REQUEST =
 export function buildStatusServer(deps: StatusServerDeps) {
   const app = Fastify({
     loggerInstance: deps.log,
+    schemaController: { compilersFactory: { buildValidator: NO_SCHEMAS, buildSerializer: NO_SCHEMAS } },
     logController: new LogController({ disableRequestLogging: true }),
     // A probe must not hang on a half-open kubelet connection. Routes that wait longer by design
     // (slow application probes, scrapes) extend their own socket's limit (`allowIdle`).
