@@ -34,7 +34,7 @@ import { buildStatusServer, listenStatusServer, type StatusServer } from '../sta
 import { lifecycleMetrics } from './agent-metrics.js';
 import { createDebugSource } from './debug-source.js';
 import type { InspectorRelay } from './inspect.js';
-import { collectAfterHotRestarts } from './memory.js';
+import { collectWhenSettled } from './memory.js';
 import { osSignalsActor } from './signals.js';
 import { transitionLogger } from './transition-log.js';
 
@@ -170,7 +170,7 @@ export async function runProxy(config: AgentConfig, log: Logger): Promise<number
     inspect: fanOut(
       transitionLogger(log),
       lifecycleMetrics(registry, () => lifecycleSnapshot()),
-      collectAfterHotRestarts(),
+      collectWhenSettled(),
     ),
   });
   lifecycleSnapshot = () => root.system.get('lifecycle')?.getSnapshot() as LifecycleSnapshot | undefined;
