@@ -3,10 +3,12 @@
  * measure time and memory on a 2-core machine) and writes BENCHMARKS.md. Naming some runs only
  * those and keeps the other sections of BENCHMARKS.md as they were.
  */
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../src/package-root.js';
+import { AGENT_NODE_FLAGS, AGENT_SHEBANG_ENV } from '../test/helpers/agent-process.js';
 import type { BenchSection } from './types.js';
 
 const BENCHES: Record<string, () => Promise<{ run: () => Promise<BenchSection> }>> = {
@@ -58,6 +60,22 @@ for (const n of names) {
   }
 }
 
+// Each benchmark runs in a process of its own, under bin/pilot-agent.js's Node flags and
+// environment: the status-server benchmarks run the server in that process, as the agent runs it
+// (the flags trade a little speed for memory), and no benchmark inherits another's heap or peak RSS.
+const AS_AGENT = 'PILOT_AGENT_BENCH_AS_AGENT';
+if (process.env[AS_AGENT] !== '1') {
+  let status = 0;
+  for (const n of names) {
+    const child = spawnSync(process.execPath, [...AGENT_NODE_FLAGS, process.argv[1] ?? '', n], {
+      stdio: 'inherit',
+      env: { ...process.env, ...AGENT_SHEBANG_ENV, [AS_AGENT]: '1' },
+    });
+    status ||= child.status ?? 1;
+  }
+  process.exit(status);
+}
+
 let doc: string;
 try {
   doc = readFileSync(file, 'utf8');
@@ -70,10 +88,14 @@ const header = [
   '',
   'Measured by `npm run bench` (sources in `bench/`) on the machine named in each section. Every',
   'target is a ratio against a baseline measured in the same run, or an absolute bound the issue sets.',
-  'Numbers are from one run; rerun to compare.',
+  'Numbers are from one run; rerun to compare. Each benchmark runs in a Node process of its own,',
+  "under the agent's Node flags and environment (the `#!` line of bin/pilot-agent.js).",
+  '',
   '',
 ].join('\n');
-if (!doc.startsWith('# Benchmarks')) doc = header;
+// The preamble is rewritten every time; sections not run now are kept.
+const firstSection = doc.indexOf('<!-- bench:');
+doc = firstSection >= 0 ? header + doc.slice(firstSection) : header;
 
 let failed = 0;
 for (const name of names) {

@@ -57,6 +57,27 @@ async function oneRun() {
   }
 }
 
+const SCRAPES = 20;
+const SETTLE_S = 30;
+
+/**
+ * RSS as a scraped pod sees it: after Prometheus-style scrapes of the merged metrics (they make V8
+ * optimize the merge and grow the heap), at once and again after the agent idled a while.
+ */
+async function scrapedRss() {
+  const run = await startAgent();
+  try {
+    await run.waitReady();
+    const pid = run.proc.pid ?? 0;
+    for (let i = 0; i < SCRAPES; i++) await run.get('/stats/prometheus');
+    const atOnce = rssKb(pid);
+    await new Promise((r) => setTimeout(r, SETTLE_S * 1000));
+    return { atOnce, settled: rssKb(pid) };
+  } finally {
+    await run.stop();
+  }
+}
+
 async function idleNodeRssKb(): Promise<number> {
   const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
   try {
@@ -73,6 +94,7 @@ export async function run(): Promise<BenchSection> {
   const runs = [];
   for (let i = 0; i < RUNS; i++) runs.push(await oneRun());
   const bareRss = await idleNodeRssKb();
+  const scraped = await scrapedRss();
 
   const execToSpawn = median(runs.map((r) => r.execToSpawn));
   const bareStart = median(bare);
@@ -88,7 +110,8 @@ export async function run(): Promise<BenchSection> {
       `${RUNS}. Propagation: the bench polls Envoy's admin \`/ready\` and the agent's \`/healthz/ready\` every 2 ms ` +
       'and takes the gap between the first LIVE and the first 200 (the agent polls the admin API every 100 ms ' +
       `while starting). Shutdown: SIGTERM → agent exit with TERMINATION_DRAIN_DURATION_SECONDS=${DRAIN_S}. ` +
-      'RSS: VmRSS of the agent after 3 s idle and ready; baseline: an idle `node -e setInterval`.',
+      'RSS: VmRSS of the agent after 3 s idle and ready; baseline: an idle `node -e setInterval`. ' +
+      `Scraped: one more run, ${SCRAPES} GETs of /stats/prometheus once ready, VmRSS at once and after ${SETTLE_S} s idle.`,
     rows: [
       {
         measure: 'exec → Envoy spawned (ms)',
@@ -127,6 +150,13 @@ export async function run(): Promise<BenchSection> {
         p90: round(Math.max(...runs.map((r) => r.rss)) / 1024),
         baseline: `idle node ${round(bareRss / 1024)} MB`,
         ratio: round(rssMb / (bareRss / 1024), 2),
+      },
+      {
+        measure: `agent RSS after ${SCRAPES} scrapes (MB): at once → after ${SETTLE_S} s idle`,
+        p50: `${round(scraped.atOnce / 1024)} → ${round(scraped.settled / 1024)}`,
+        p90: '',
+        baseline: `idle node ${round(bareRss / 1024)} MB`,
+        ratio: round(scraped.settled / bareRss, 2),
       },
     ],
     targets: [
