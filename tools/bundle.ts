@@ -60,9 +60,28 @@ const leaveOut: Plugin = {
  */
 const LAZY_BUILTINS = ['node:https', 'node:http2'];
 
-// Bundled CommonJS dependencies call require() for Node's built-ins.
-const REQUIRE_SHIM = `import { createRequire as __agentRequire } from 'node:module';
-const require = ((load, lazy) => (id) => {
+/**
+ * Every built-in reaches the bundle through `require()`, ours included: an ESM import of a
+ * built-in makes Node read all its exports, and on Node ≥ 22 that runs `node:http`'s lazy
+ * `WebSocket` getters, which load undici with crypto, TLS, HTTP/2, zlib and workers (+12 MB).
+ */
+const builtinsThroughRequire: Plugin = {
+  name: 'builtins-through-require',
+  setup(b) {
+    // Only ESM imports: require() calls (dependencies', and the one below) stay as they are.
+    b.onResolve({ filter: /^node:/ }, (args) =>
+      args.kind === 'import-statement' ? { path: args.path, namespace: 'builtin' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
+      contents: `module.exports = require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+// require() for bundled CommonJS dependencies and for built-ins (above), made without an ESM
+// import of node:module for the same reason.
+const REQUIRE_SHIM = `const require = ((load, lazy) => (id) => {
   if (!lazy.includes(id)) return load(id);
   let real;
   const get = () => (real ??= load(id));
@@ -75,7 +94,7 @@ const require = ((load, lazy) => (id) => {
       return found && { ...found, configurable: true };
     },
   });
-})(__agentRequire(import.meta.url), ${JSON.stringify(LAZY_BUILTINS)});`;
+})(process.getBuiltinModule('node:module').createRequire(import.meta.url), ${JSON.stringify(LAZY_BUILTINS)});`;
 
 const result = await build({
   entryPoints: [join(root, 'dist/src/cli/main.js')],
@@ -88,7 +107,7 @@ const result = await build({
   sourcemap: 'linked',
   legalComments: 'linked',
   banner: { js: REQUIRE_SHIM },
-  plugins: [leaveOut],
+  plugins: [leaveOut, builtinsThroughRequire],
   logLevel: 'warning',
   metafile: true,
 });
