@@ -3,9 +3,10 @@
  * - exec → Envoy spawned, against a bare `node -e ''` start in the same run (target ≤ 4×);
  * - Envoy LIVE → first `/healthz/ready` 200, the propagation latency (target p50 ≤ 100 ms);
  * - SIGTERM → exit against the configured termination drain (target ≤ drain + 0.5 s);
- * - agent RSS when idle (target ≤ 60 MB), beside an idle bare Node process.
+ * - agent RSS when idle (target ≤ 60 MB), beside an idle bare Node process; with
+ *   PILOT_AGENT_BENCH_NODE=/path/to/node, also under that Node (e.g. the Docker image's Node 24).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { httpGet, startAgent } from '../test/helpers/agent-process.js';
 import { waitUntil } from '../test/helpers/wait.js';
 import { agentLog, bareNodeStartMs, rssKb } from './agent-run.js';
@@ -57,6 +58,21 @@ async function oneRun() {
   }
 }
 
+/** Another Node binary to measure idle RSS under, e.g. the Docker image's Node 24. */
+const OTHER_NODE = process.env.PILOT_AGENT_BENCH_NODE;
+const OTHER_RUNS = 5;
+
+async function idleRssUnder(node: string): Promise<number> {
+  const run = await startAgent({ node });
+  try {
+    await run.waitReady();
+    await new Promise((r) => setTimeout(r, 3_000));
+    return rssKb(run.proc.pid ?? 0);
+  } finally {
+    await run.stop();
+  }
+}
+
 const SCRAPES = 20;
 const SETTLE_S = 30;
 
@@ -78,14 +94,30 @@ async function scrapedRss() {
   }
 }
 
-async function idleNodeRssKb(): Promise<number> {
-  const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+async function idleNodeRssKb(node = process.execPath): Promise<number> {
+  const child = spawn(node, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
   try {
     await new Promise((r) => setTimeout(r, 1_000));
     return rssKb(child.pid ?? 0);
   } finally {
     child.kill('SIGKILL');
   }
+}
+
+async function otherNodeRow(node: string) {
+  const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
+  const rss: number[] = [];
+  for (let i = 0; i < OTHER_RUNS; i++) rss.push(await idleRssUnder(node));
+  const bare = await idleNodeRssKb(node);
+  return [
+    {
+      measure: `agent RSS idle under Node ${version} (MB), ${OTHER_RUNS} runs`,
+      p50: round(median(rss) / 1024),
+      p90: round(Math.max(...rss) / 1024),
+      baseline: `idle node ${version} ${round(bare / 1024)} MB`,
+      ratio: round(median(rss) / bare, 2),
+    },
+  ];
 }
 
 export async function run(): Promise<BenchSection> {
@@ -95,6 +127,7 @@ export async function run(): Promise<BenchSection> {
   for (let i = 0; i < RUNS; i++) runs.push(await oneRun());
   const bareRss = await idleNodeRssKb();
   const scraped = await scrapedRss();
+  const other = OTHER_NODE ? await otherNodeRow(OTHER_NODE) : [];
 
   const execToSpawn = median(runs.map((r) => r.execToSpawn));
   const bareStart = median(bare);
@@ -111,7 +144,8 @@ export async function run(): Promise<BenchSection> {
       'and takes the gap between the first LIVE and the first 200 (the agent polls the admin API every 100 ms ' +
       `while starting). Shutdown: SIGTERM → agent exit with TERMINATION_DRAIN_DURATION_SECONDS=${DRAIN_S}. ` +
       'RSS: VmRSS of the agent after 3 s idle and ready; baseline: an idle `node -e setInterval`. ' +
-      `Scraped: one more run, ${SCRAPES} GETs of /stats/prometheus once ready, VmRSS at once and after ${SETTLE_S} s idle.`,
+      `Scraped: one more run, ${SCRAPES} GETs of /stats/prometheus once ready, VmRSS at once and after ${SETTLE_S} s idle.` +
+      (OTHER_NODE ? ' The row under another Node: the idle measure, run by PILOT_AGENT_BENCH_NODE.' : ''),
     rows: [
       {
         measure: 'exec → Envoy spawned (ms)',
@@ -158,6 +192,7 @@ export async function run(): Promise<BenchSection> {
         baseline: `idle node ${round(bareRss / 1024)} MB`,
         ratio: round(scraped.settled / bareRss, 2),
       },
+      ...other,
     ],
     targets: [
       {

@@ -79,6 +79,8 @@ export interface AgentOptions {
   /** ENVOY_SIM_* switches without the prefix, e.g. `{ XDS_DELAY_MS: '50' }`. */
   sim?: Record<string, string>;
   binaryPath?: string;
+  /** The Node binary that runs the agent; default: the one running this process. */
+  node?: string;
   role?: 'sidecar' | 'router';
   /** Runs before the agent starts, e.g. to lay out certificates in `certDir`. */
   prepare?: (dirs: { dir: string; certDir: string }) => void;
@@ -160,11 +162,15 @@ export async function startAgent(options: AgentOptions = {}) {
 
   options.prepare?.({ dir, certDir });
   const lines: string[] = [];
-  const proc: ChildProcess = spawn(process.execPath, [...AGENT_NODE_FLAGS, AGENT_BIN, ...args], {
-    cwd: dir,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc: ChildProcess = spawn(
+    options.node ?? process.execPath,
+    [...AGENT_NODE_FLAGS, AGENT_BIN, ...args],
+    {
+      cwd: dir,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const started = Date.now();
   const collect = (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) lines.push(line);
