@@ -56,7 +56,7 @@ const leaveOut: Plugin = {
 /**
  * Built-ins that bundled dependencies require at load but use only for features the agent leaves
  * off (fastify's HTTPS and HTTP/2 servers): `require()` hands out a stand-in that loads the real
- * module on first use. Loading them at start costs ~2.5 MB resident (BENCHMARKS.md).
+ * module on first use. With our own probe clients' lazy loads: −0.8 MB idle (BENCHMARKS.md).
  */
 const LAZY_BUILTINS = ['node:https', 'node:http2'];
 

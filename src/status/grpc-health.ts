@@ -159,7 +159,7 @@ const GRPC_CODE_NAMES: Record<string, string> = {
 export function checkGrpcHealth(check: GrpcHealthCheck): Promise<GrpcHealthOutcome> {
   return new Promise((resolve) => {
     const hostInUrl = check.host.includes(':') ? `[${check.host}]` : check.host;
-    // node:http2 loads with the first gRPC probe, not at start (~2 MB resident; BENCHMARKS.md).
+    // node:http2 loads with the first gRPC probe, not at start (idle RSS; see probe-client.ts).
     const session = process.getBuiltinModule('node:http2').connect(`http://${hostInUrl}:${check.port}`, {
       createConnection: () =>
         netConnect({

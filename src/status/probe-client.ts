@@ -167,8 +167,8 @@ function getOnce(url: URL, req: HttpProbeRequest, host: string, signal: AbortSig
       res.on('end', done);
       res.on('error', reject);
     };
-    // node:https (and TLS with it) loads with the first HTTPS probe: most pods never have one, and
-    // loading it at start costs ~1 MB of resident memory (BENCHMARKS.md, idle RSS).
+    // node:https (and TLS with it) loads with the first HTTPS probe: most pods never have one.
+    // With node:http2 (grpc-health.ts) loaded late too: −0.8 MB idle RSS (BENCHMARKS.md).
     const send = https ? process.getBuiltinModule('node:https').request : httpRequest;
     const out = send(options, onResponse);
     out.on('error', reject);
