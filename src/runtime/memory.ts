@@ -19,7 +19,9 @@ export function collectWhenSettled() {
     if (!gc || ev.type !== '@xstate.snapshot' || (ev.actorRef as AnyActorRef).id !== 'lifecycle') return;
     const snapshot = ev.snapshot as LifecycleSnapshot;
     const hotRestarts = snapshot.context.hotRestarts;
-    if (hotRestarts <= collectedAt || !(hotRestarts > 0 || snapshot.hasTag('ready'))) return;
+    // Start-up is over once Envoy is ready; a hot restart once it is counted.
+    const settled = hotRestarts > 0 || snapshot.hasTag('ready');
+    if (!settled || hotRestarts <= collectedAt) return;
     collectedAt = hotRestarts;
     setImmediate(gc).unref();
   };
