@@ -7,23 +7,20 @@
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type AgentOptions, type AgentRun, sampleReadiness, startAgent } from '../helpers/agent-process.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type AgentRun, sampleReadiness } from '../helpers/agent-process.js';
+import { agentsStoppedAfterEach } from '../helpers/agents.js';
 import { CERT_FILES, type CertMaterial, makeCerts, writePlain, writeSecretVolume } from '../helpers/certs.js';
 import { waitUntil } from '../helpers/wait.js';
 
 let work: string;
 let certs: CertMaterial[];
-const runs: AgentRun[] = [];
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'pilot-agent-rotation-'));
   certs = ['a', 'b', 'c', 'd'].map((n) => makeCerts(work, n));
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-afterEach(async () => {
-  await Promise.all(runs.splice(0).map((r) => r.stop()));
-});
 
 const cert = (i: number): CertMaterial => {
   const c = certs[i];
@@ -31,11 +28,7 @@ const cert = (i: number): CertMaterial => {
   return c;
 };
 
-async function agent(options: AgentOptions = {}) {
-  const run = await startAgent(options);
-  runs.push(run);
-  return run;
-}
+const agent = agentsStoppedAfterEach();
 
 const started = (run: AgentRun, epoch: number) => run.waitStart(epoch);
 const readyAt = (run: AgentRun, epoch: number) =>

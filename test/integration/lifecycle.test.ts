@@ -7,29 +7,20 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { tlsFilesIn } from '../../src/config/defaults.js';
 import {
   AGENT_BIN,
   AGENT_NODE_FLAGS,
-  type AgentOptions,
   type AgentRun,
   httpGet,
   SIMULATOR,
   sampleReadiness,
-  startAgent,
 } from '../helpers/agent-process.js';
+import { agentsStoppedAfterEach } from '../helpers/agents.js';
 import { waitUntil } from '../helpers/wait.js';
 
-const runs: AgentRun[] = [];
-async function agent(options: AgentOptions = {}) {
-  const run = await startAgent(options);
-  runs.push(run);
-  return run;
-}
-afterEach(async () => {
-  await Promise.all(runs.splice(0).map((r) => r.stop()));
-});
+const agent = agentsStoppedAfterEach();
 
 const pidOf = (run: AgentRun, nth = -1) => {
   const start = run.starts().at(nth);

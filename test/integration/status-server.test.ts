@@ -4,14 +4,12 @@
  * of application probe and the merged metrics, through the real CLI against the simulator.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { type AgentRun, startAgent } from '../helpers/agent-process.js';
+import { agentsStoppedAfterEach } from '../helpers/agents.js';
 import { closeAll, startApp, startGrpcHealth, startHttpsApp, startTcp } from '../status/helpers.js';
 
-const runs: AgentRun[] = [];
-afterEach(async () => {
-  await Promise.all(runs.splice(0).map((r) => r.stop()));
-  await closeAll();
-});
+// Hooks run last-registered first: agents stop before the applications they probe close.
+afterEach(closeAll);
+const agent = agentsStoppedAfterEach();
 
 describe('status server of the shipped agent', () => {
   it('answers HTTP, HTTPS, TCP and gRPC application probes and serves merged metrics', async () => {
@@ -25,8 +23,7 @@ describe('status server of the shipped agent', () => {
       '/app-health/socket/livez': { tcpSocket: { port: tcp.port } },
       '/app-health/rpc/livez': { grpc: { port: grpc.port } },
     };
-    const run = await startAgent({ env: { ISTIO_KUBE_APP_PROBERS: JSON.stringify(probers) } });
-    runs.push(run);
+    const run = await agent({ env: { ISTIO_KUBE_APP_PROBERS: JSON.stringify(probers) } });
     await run.waitReady();
 
     for (const path of Object.keys(probers)) {
