@@ -4,26 +4,29 @@
  * hot-restart it into the next epoch, how to drain and stop it. It performs no I/O: processes,
  * admin calls and files are actors and actions named here and provided from `src/` through
  * `.provide()`, and every wait is a named delay, so the same definition runs the daemon, the
- * simulated-clock tests, the model-based paths and the diagrams.
+ * simulated-clock tests, the model-based paths and the diagrams. What it decides it announces
+ * (`emit`, typed as `LifecycleDecision`); observers read those, not its states.
  *
  * Protocol (facts come in as events, decisions are transitions):
  *
  * - **Epochs.** Every Envoy process is spawned as its own `envoyEpoch` actor (id `envoy-<seq>`,
- *   seq counts spawns) and is tracked in `context.procs` with a role: `current` (the epoch that
- *   serves or is starting), `next` (a hot-restart child), `retiring` (a parent handed over to its
- *   child; it exits 0 after Envoy's parent-shutdown time) and `discarded` (told to stop). Exits of
- *   `retiring` and `discarded` processes are expected; exits of `current` and `next` decide.
+ *   seq counts spawns) and is tracked in `context.procs` with a role (lifecycle/process-table.ts):
+ *   `current`, `next` (a hot-restart child), `retiring` (a parent handed over to its child) and
+ *   `discarded` (told to stop). Exits of `retiring` and `discarded` processes are expected; exits
+ *   of `current` and `next` decide.
  * - **Fresh starts** are always epoch 0 and begin only once no Envoy process is left (`clearing`):
  *   a fresh epoch 0 unlinks Envoy's shared memory and binds the same hot-restart socket slot, so a
- *   survivor would make it fail (envoy-process-behaviour §2.1–2.2).
+ *   survivor would make it fail (Envoy `HotRestartImpl`, source/server/hot_restart_impl.cc).
  * - **Readiness** is the `ready` tag (states `ready` and `hotRestarting`), never a flag kept by
  *   hand: Envoy `server.state` LIVE, workers started, CDS and LDS accepted at least once by this
- *   epoch (Istio 1.5 rule, spec §5.2), and not shutting down. `adminPoller` reports the facts.
+ *   epoch (Istio 1.5's rule, pilot/cmd/pilot-agent/status/ready/probe.go), and not shutting down.
+ *   `adminPoller` reports the facts.
  * - **Crashes** of the current epoch (signal or non-zero code) go to `crashedBackoff` (not ready at
  *   once), then a fresh epoch 0 after `restartBackoff` (200 ms doubling, capped). The budget
  *   (`settings.restartBudget`) is spent by crashes and failed hot restarts and given back after
  *   `budgetReset` of uninterrupted readiness; when it is spent the agent stops with exit code 3.
- *   Envoy exiting 0 on its own stops the agent with 0.
+ *   Envoy exiting 0 on its own stops the agent with 0. These rules hold in every state that does
+ *   not decide otherwise (`CURRENT_EPOCH_EXIT`).
  * - **Hot restart** (`HOT_RESTART`: certificate rotation or SIGHUP) runs only from `ready`: the
  *   current epoch is LIVE with its workers started (so the child never meets "previous envoy process
  *   is still initializing" because of us) and readiness stays true throughout. A request while
@@ -42,162 +45,94 @@
  *   `SHUTDOWN` skips the rest of the drain; Envoy exiting ends it early. `QUIT` stops without a
  *   drain; `DRAIN` drains and holds Envoy until `SHUTDOWN`, which then stops at once.
  */
-import { and, assign, type EventObject, enqueueActions, fromCallback, fromPromise, not, setup } from 'xstate';
+import {
+  and,
+  assign,
+  type EventObject,
+  emit,
+  enqueueActions,
+  fromCallback,
+  fromPromise,
+  not,
+  setup,
+} from 'xstate';
 // Pure data: the one catalogue of exit codes (the machine decides which one a run ends with).
 import { EXIT_CODES } from '../src/errors.js';
+import { configAccepted, isFromEpoch, isLiveStatus, statusReason } from './lifecycle/admin-status.js';
+import {
+  allDiscarded,
+  isExpectedRole,
+  killedProcs,
+  newestToStop,
+  nextOf,
+  procOf,
+  promoted,
+  retiringOverCap,
+  roleOf,
+  withoutProc,
+  withPid,
+  withProc,
+} from './lifecycle/process-table.js';
+import { describeExit, errorText, hotRestartFailureText, unusableParentText } from './lifecycle/texts.js';
+import type {
+  AdminStatus,
+  EpochCommand,
+  EpochInput,
+  ExitedEvent,
+  ExitInfo,
+  HotRestartDeferral,
+  HotRestartOutcome,
+  LaunchPlan,
+  LifecycleContext,
+  LifecycleDecision,
+  LifecycleEvent,
+  LifecycleInput,
+  LifecycleOutput,
+  LifecyclePhase,
+} from './lifecycle/types.js';
 
-/** `envoy.admin.v3.ServerInfo.State`, as `server.state` reports it (0, 1, 2, 3). */
-export type ServerState = 'LIVE' | 'DRAINING' | 'PRE_INITIALIZING' | 'INITIALIZING';
-
-/** What one admin poll saw. `state: null` means `server.state` was not written yet. */
-export interface AdminStatus {
-  /** `server.hot_restart_epoch` of the process that answered (the admin port moves to the child). */
-  epoch: number | null;
-  state: ServerState | null;
-  workersStarted: boolean;
-  cds: { success: number; rejected: number };
-  lds: { success: number; rejected: number };
-}
-
-/** Envoy's hot-restart failures, recognised by the process actor from Envoy's stderr. */
-export type HotRestartFailure = 'still-initializing' | 'parent-gone' | 'socket-in-use';
-
-export type ProcRole = 'current' | 'next' | 'retiring' | 'discarded';
-
-export interface EnvoyProc {
-  seq: number;
-  epoch: number;
-  pid: number | null;
-  role: ProcRole;
-}
-
-export interface ExitInfo {
-  epoch: number;
-  code: number | null;
-  signal: string | null;
-}
-
-/** Timings and limits; the runtime fills them from `LifecycleConfig`. */
-export interface LifecycleSettings {
-  restartBudget: number;
-  restartBackoffInitialMs: number;
-  restartBackoffMaxMs: number;
-  budgetResetMs: number;
-  killGraceMs: number;
-  /** After SIGKILL, how long to wait for the exit before reporting an unkillable Envoy. */
-  stuckTimeoutMs: number;
-  terminationDrainMs: number;
-  exitOnZeroActiveConnections: boolean;
-  minimumDrainMs: number;
-  maximumDrainMs: number;
-  /** Longest wait for a hot-restart child to go LIVE before it is abandoned. */
-  handoverTimeoutMs: number;
-  pollStartingMs: number;
-  pollReadyMs: number;
-  /** Consecutive failed admin polls after which a ready Envoy no longer counts as ready. */
-  adminLostThreshold: number;
-}
-
-export interface LifecycleInput {
-  settings: LifecycleSettings;
-}
-
-export interface LifecycleOutput {
-  exitCode: number;
-  reason: string;
-}
-
-export type LifecycleEvent =
-  | { type: 'SHUTDOWN' }
-  | { type: 'QUIT' }
-  | { type: 'DRAIN' }
-  | { type: 'HOT_RESTART'; reason: string }
-  | { type: 'EPOCH.SPAWNED'; seq: number; epoch: number; pid: number }
-  | { type: 'EPOCH.SPAWN_FAILED'; seq: number; epoch: number; errno: string; message: string }
-  | {
-      type: 'EPOCH.EXITED';
-      seq: number;
-      epoch: number;
-      code: number | null;
-      signal: string | null;
-      failure: HotRestartFailure | null;
-    }
-  | { type: 'ADMIN.STATUS'; status: AdminStatus }
-  | { type: 'ADMIN.UNREACHABLE'; reason: string }
-  | { type: 'CONNECTIONS'; active: number };
-
-/** Commands an `envoyEpoch` actor accepts. */
-export type EpochCommand = { type: 'SIGNAL'; signal: 'SIGTERM' | 'SIGKILL' };
-
-export interface EpochInput {
-  seq: number;
-  epoch: number;
-  args: string[];
-  /** The generated bootstrap, removed by the actor once its process is gone (null: user's file). */
-  configFile: string | null;
-}
-
-export interface LaunchPlan {
-  epoch: number;
-  args: string[];
-  configFile: string | null;
-}
-
-export interface LifecycleContext {
-  settings: LifecycleSettings;
-  /** Epoch of the current process; every fresh start is 0. */
-  epoch: number;
-  /** The argv prepared for the next spawn. */
-  launch: LaunchPlan | null;
-  seq: number;
-  procs: EnvoyProc[];
-  restarts: number;
-  hotRestarts: number;
-  restartPending: boolean;
-  /** During a hot restart: the child has answered on the admin port, so the parent no longer does. */
-  adminMoved: boolean;
-  /**
-   * Hot-restart children of the current parent that died before going LIVE. Each leaves Envoy's
-   * INITIALIZING flag set, and it stays set until a child goes LIVE or a fresh epoch 0 starts
-   * (envoy#33446), so this is reset only there, not at each hot restart.
-   */
-  childFailures: number;
-  /** The current epoch has had CDS and LDS accepted at least once. */
-  configSeen: boolean;
-  status: AdminStatus | null;
-  adminFailures: number;
-  adminError: string | null;
-  lastExit: ExitInfo | null;
-  /** Why the last hot restart did not happen (shown in logs and /debug). */
-  notice: string | null;
-  drainMode: 'terminate' | 'hold';
-  activeConnections: number | null;
-  exitCode: number;
-  exitReason: string;
-}
+export { isLiveStatus } from './lifecycle/admin-status.js';
+export type * from './lifecycle/types.js';
 
 const notProvided = (name: string) => () => {
   throw new Error(`${name} is not provided: the runtime must .provide() it`);
 };
 
-type ExitedEvent = Extract<LifecycleEvent, { type: 'EPOCH.EXITED' }>;
+/** The wait before the next fresh start after `restarts` restarts: 200 ms doubling, capped. */
+const restartBackoffMs = (c: LifecycleContext): number =>
+  Math.min(
+    c.settings.restartBackoffMaxMs,
+    c.settings.restartBackoffInitialMs * 2 ** Math.max(0, c.restarts - 1),
+  );
 
-const roleOf = (context: LifecycleContext, seq: number): ProcRole | undefined =>
-  context.procs.find((p) => p.seq === seq)?.role;
+/**
+ * Whether an admin status shows the `current` epoch (or the hot-restart child, `next`) LIVE with
+ * its workers started and, for `ready`, with CDS and LDS accepted at least once. The current epoch
+ * may have had its configuration accepted by an earlier poll; a child is judged on this one.
+ */
+function statusShows(
+  context: LifecycleContext,
+  event: LifecycleEvent,
+  of: 'current' | 'next',
+  level: 'live' | 'ready',
+): boolean {
+  if (event.type !== 'ADMIN.STATUS') return false;
+  const s = event.status;
+  if (of === 'current' ? !isFromEpoch(s, context.epoch) : s.epoch !== nextOf(context.procs)?.epoch)
+    return false;
+  if (!isLiveStatus(s)) return false;
+  return level === 'live' || configAccepted(s) || (of === 'current' && context.configSeen);
+}
 
-const withoutProc = (context: LifecycleContext, seq: number): EnvoyProc[] =>
-  context.procs.filter((p) => p.seq !== seq);
-
-const describeExit = (e: { code: number | null; signal: string | null }): string =>
-  e.signal ? `killed by ${e.signal}` : `exit code ${e.code}`;
-
-/** Whether a status shows Envoy done initialising: LIVE with its workers started. */
-export const isLiveStatus = (s: AdminStatus): boolean => s.state === 'LIVE' && s.workersStarted;
-
-const configAccepted = (s: AdminStatus): boolean => s.cds.success > 0 && s.lds.success > 0;
-
-const isCurrentEpochStatus = (context: LifecycleContext, s: AdminStatus): boolean =>
-  s.epoch === null || s.epoch === context.epoch;
+const hotRestartFailed = (
+  context: LifecycleContext,
+  params: { notice: string; outcome: HotRestartOutcome },
+): LifecycleDecision => ({
+  type: 'envoy.hotRestartFailed',
+  toEpoch: context.epoch + 1,
+  outcome: params.outcome,
+  notice: params.notice,
+});
 
 export const envoyLifecycleMachine = setup({
   types: {
@@ -205,6 +140,7 @@ export const envoyLifecycleMachine = setup({
     events: {} as LifecycleEvent,
     input: {} as LifecycleInput,
     output: {} as LifecycleOutput,
+    emitted: {} as LifecycleDecision,
   },
   actors: {
     /** One Envoy process (src/envoy/process.ts). */
@@ -222,34 +158,25 @@ export const envoyLifecycleMachine = setup({
   },
   actions: {
     storeLaunch: assign({ launch: (_, params: LaunchPlan) => params }),
+    /** The hot restart starts afresh: nothing prepared, the admin port with the parent. */
+    resetHandover: assign({ launch: null, adminMoved: false }),
 
-    spawnCurrent: enqueueActions(({ context, enqueue }) => {
+    /**
+     * Spawns the prepared launch as a process of this role. Before a hot-restart child (`next`),
+     * retiring parents beyond Envoy's three-process cap are told to stop.
+     */
+    spawnEpoch: enqueueActions(({ context, enqueue }, params: { role: 'current' | 'next' }) => {
       const launch = context.launch;
       if (!launch) return;
       const seq = context.seq + 1;
-      enqueue.assign({
-        seq,
-        procs: [...context.procs, { seq, epoch: launch.epoch, pid: null, role: 'current' as const }],
-      });
-      enqueue.spawnChild('envoyEpoch', {
-        id: `envoy-${seq}`,
-        input: { seq, epoch: launch.epoch, args: launch.args, configFile: launch.configFile },
-      });
-    }),
-
-    spawnNext: enqueueActions(({ context, enqueue }) => {
-      const launch = context.launch;
-      if (!launch) return;
-      const seq = context.seq + 1;
-      // Envoy keeps at most three processes (MaxConcurrentProcesses); the child's start asks
-      // its parent to end the grandparent, but never rely on a grandparent that ignores that.
-      const retiring = context.procs.filter((p) => p.role === 'retiring');
-      for (const old of retiring.slice(0, Math.max(0, context.procs.length - 2))) {
-        enqueue.sendTo(`envoy-${old.seq}`, { type: 'SIGNAL', signal: 'SIGTERM' });
+      if (params.role === 'next') {
+        for (const old of retiringOverCap(context.procs)) {
+          enqueue.sendTo(`envoy-${old.seq}`, { type: 'SIGNAL', signal: 'SIGTERM' });
+        }
       }
       enqueue.assign({
         seq,
-        procs: [...context.procs, { seq, epoch: launch.epoch, pid: null, role: 'next' as const }],
+        procs: withProc(context.procs, { seq, epoch: launch.epoch, pid: null, role: params.role }),
       });
       enqueue.spawnChild('envoyEpoch', {
         id: `envoy-${seq}`,
@@ -257,28 +184,47 @@ export const envoyLifecycleMachine = setup({
       });
     }),
 
-    recordPid: assign({
-      procs: ({ context }, params: { seq: number; pid: number }) =>
-        context.procs.map((p) => (p.seq === params.seq ? { ...p, pid: params.pid } : p)),
+    /** A process is up: its pid is known, and announced. */
+    recordPid: enqueueActions(({ context, enqueue }, params: { seq: number; epoch: number; pid: number }) => {
+      const role = roleOf(context.procs, params.seq);
+      enqueue.assign({ procs: withPid(context.procs, params.seq, params.pid) });
+      if (role === 'current' || role === 'next') enqueue.emit({ type: 'envoy.spawned', ...params, role });
     }),
 
-    /** Forgets an exited process and stops its actor (which removes its bootstrap file). */
-    forgetProc: enqueueActions(({ context, enqueue }, params: { seq: number }) => {
-      enqueue.assign({ procs: withoutProc(context, params.seq) });
+    /** A spawn that never made a process: it is forgotten. */
+    forgetSpawn: enqueueActions(({ context, enqueue }, params: { seq: number }) => {
+      enqueue.assign({ procs: withoutProc(context.procs, params.seq) });
       enqueue.stopChild(`envoy-${params.seq}`);
     }),
 
-    /** An exit that matters: the process is forgotten and its exit remembered for reports. */
-    forgetExit: enqueueActions(({ context, enqueue }, params: ExitInfo & { seq: number }) => {
-      enqueue.assign({
-        procs: withoutProc(context, params.seq),
-        lastExit: { epoch: params.epoch, code: params.code, signal: params.signal },
+    /** A process exited: it is announced, forgotten, and its actor stopped (removing its bootstrap). */
+    forgetProc: enqueueActions(({ context, enqueue }, params: ExitedEvent) => {
+      const proc = procOf(context.procs, params.seq);
+      enqueue.emit({
+        type: 'envoy.exited',
+        seq: params.seq,
+        epoch: params.epoch,
+        pid: proc?.pid ?? null,
+        code: params.code,
+        signal: params.signal,
+        failure: params.failure,
+        expected: isExpectedRole(proc?.role),
       });
+      enqueue.assign({ procs: withoutProc(context.procs, params.seq) });
       enqueue.stopChild(`envoy-${params.seq}`);
+    }),
+
+    /** An exit that decides what happens next, remembered for readiness and reports. */
+    rememberExit: assign({
+      lastExit: (_, params: ExitInfo) => ({ epoch: params.epoch, code: params.code, signal: params.signal }),
     }),
 
     countRestart: assign({ restarts: ({ context }) => context.restarts + 1 }),
-    resetRestarts: assign({ restarts: 0 }),
+    restoreBudget: enqueueActions(({ context, enqueue }) => {
+      enqueue.assign({ restarts: 0 });
+      enqueue.emit({ type: 'envoy.budgetRestored', budget: context.settings.restartBudget });
+    }),
+    countChildFailure: assign({ childFailures: ({ context }) => context.childFailures + 1 }),
 
     /** A fresh start: epoch 0, nothing known about it yet. */
     beginFreshStart: assign({
@@ -294,39 +240,41 @@ export const envoyLifecycleMachine = setup({
     }),
 
     /**
-     * Every process left is to stop and its exit becomes expected. Only the newest is told now:
-     * a hot-restart child that gets SIGTERM terminates its parent itself, and a parent killed
-     * first leaves its child retrying a vanished socket and aborting (envoy-process-behaviour
-     * §2.3 step 9, §2.5). Older ones are told when the newer one has gone (terminateNewestDiscarded).
+     * Every process left is to stop and its exit becomes expected. Only the newest is told now
+     * (process-table.ts `newestToStop`); older ones when the newer one has gone
+     * (`terminateNewestDiscarded`).
      */
     discardAll: enqueueActions(({ context, enqueue }) => {
-      const newest = context.procs.at(-1);
+      const procs = allDiscarded(context.procs);
+      const newest = newestToStop(procs);
       if (newest) enqueue.sendTo(`envoy-${newest.seq}`, { type: 'SIGNAL', signal: 'SIGTERM' });
-      enqueue.assign({ procs: context.procs.map((p) => ({ ...p, role: 'discarded' as const })) });
+      enqueue.assign({ procs });
     }),
 
     /** After an exit: the newest process still to stop gets its SIGTERM. */
     terminateNewestDiscarded: enqueueActions(({ context, enqueue }) => {
-      const newest = context.procs.filter((p) => p.role === 'discarded').at(-1);
+      const newest = newestToStop(context.procs);
       if (newest) enqueue.sendTo(`envoy-${newest.seq}`, { type: 'SIGNAL', signal: 'SIGTERM' });
     }),
 
     killAll: enqueueActions(({ context, enqueue }) => {
+      enqueue.emit({ type: 'envoy.killing', pids: context.procs.map((p) => p.pid) });
       for (const p of context.procs) enqueue.sendTo(`envoy-${p.seq}`, { type: 'SIGNAL', signal: 'SIGKILL' });
     }),
 
     /**
      * SIGKILL, not SIGTERM: a hot-restart child that shuts down gracefully first tells its parent
-     * to terminate (envoy-process-behaviour §2.3 step 9), which would end the epoch still serving.
+     * to terminate (Envoy `HotRestartingChild`, source/server/hot_restarting_child.cc), which would
+     * end the epoch still serving.
      */
     killNext: enqueueActions(({ context, enqueue }) => {
-      for (const p of context.procs.filter((q) => q.role === 'next')) {
-        enqueue.sendTo(`envoy-${p.seq}`, { type: 'SIGNAL', signal: 'SIGKILL' });
-      }
+      const next = context.procs.filter((q) => q.role === 'next');
+      enqueue.emit({ type: 'envoy.killing', pids: next.map((p) => p.pid) });
+      for (const p of next) enqueue.sendTo(`envoy-${p.seq}`, { type: 'SIGNAL', signal: 'SIGKILL' });
     }),
 
     recordStatus: assign(({ context }, params: { status: AdminStatus }) => {
-      const mine = isCurrentEpochStatus(context, params.status);
+      const mine = isFromEpoch(params.status, context.epoch);
       return {
         status: mine ? params.status : context.status,
         configSeen: context.configSeen || (mine && configAccepted(params.status)),
@@ -340,39 +288,50 @@ export const envoyLifecycleMachine = setup({
       adminError: (_, params: { reason: string }) => params.reason,
     }),
 
+    /** The child answers on the admin port: Envoy moved it from the parent during the handover. */
+    markAdminMoved: assign({ adminMoved: true }),
+
     /** The hot-restart child took over: it becomes current, its parent retires. */
-    promoteNext: assign(({ context }, params: { status: AdminStatus }) => {
-      const next = context.procs.find((p) => p.role === 'next');
-      return {
-        epoch: next ? next.epoch : context.epoch,
-        procs: context.procs.map((p) =>
-          p.role === 'next'
-            ? { ...p, role: 'current' as const }
-            : p.role === 'current'
-              ? { ...p, role: 'retiring' as const }
-              : p,
-        ),
+    promoteNext: enqueueActions(({ context, enqueue }, params: { status: AdminStatus }) => {
+      const next = nextOf(context.procs);
+      const epoch = next ? next.epoch : context.epoch;
+      const ready = configAccepted(params.status);
+      enqueue.assign({
+        epoch,
+        procs: promoted(context.procs),
         status: params.status,
-        configSeen: configAccepted(params.status),
+        configSeen: ready,
         hotRestarts: context.hotRestarts + 1,
         childFailures: 0,
         notice: null,
-      };
+      });
+      enqueue.emit({ type: 'envoy.hotRestartCompleted', epoch, ready });
     }),
 
     markRestartPending: assign({ restartPending: true }),
     clearRestartPending: assign({ restartPending: false }),
-    setNotice: assign({ notice: (_, params: { notice: string }) => params.notice }),
+
+    /** A hot restart that did not complete: why (kept for logs and /debug) and what follows. */
+    reportHotRestartFailure: enqueueActions(
+      ({ context, enqueue }, params: { notice: string; outcome: HotRestartOutcome }) => {
+        enqueue.assign({ notice: params.notice });
+        enqueue.emit(hotRestartFailed(context, params));
+      },
+    ),
+    /** As `reportHotRestartFailure`, when the agent stops: the notice stays as it was. */
+    announceHotRestartFailure: emit(({ context }, params: { notice: string; outcome: HotRestartOutcome }) =>
+      hotRestartFailed(context, params),
+    ),
 
     /** An Envoy process survived SIGKILL: nothing more the agent can do about it. */
-    failStuck: assign(({ context }) => ({
-      exitCode: EXIT_CODES['envoy-stuck'],
-      // The ones that were killed: every process when stopping, the child alone when abandoning.
-      exitReason: `Envoy process(es) ${context.procs
-        .filter((p) => p.role === 'discarded' || p.role === 'next')
+    failStuck: enqueueActions(({ context, enqueue }) => {
+      const exitCode = EXIT_CODES['envoy-stuck'];
+      const reason = `Envoy process(es) ${killedProcs(context.procs)
         .map((p) => p.pid ?? '?')
-        .join(', ')} survived SIGKILL`,
-    })),
+        .join(', ')} survived SIGKILL`;
+      enqueue.assign({ exitCode, exitReason: reason });
+      enqueue.emit({ type: 'envoy.stuck', exitCode, reason });
+    }),
 
     fail: assign((_, params: { exitCode: number; reason: string }) => ({
       exitCode: params.exitCode,
@@ -382,30 +341,64 @@ export const envoyLifecycleMachine = setup({
 
     holdAfterDrain: assign({ drainMode: 'hold' as const }),
     recordConnections: assign({ activeConnections: (_, params: { active: number }) => params.active }),
+
+    announcePhase: emit((_, params: { phase: LifecyclePhase }) => ({
+      type: 'envoy.phase' as const,
+      phase: params.phase,
+    })),
+    announceLive: emit(({ context }) => ({ type: 'envoy.live' as const, epoch: context.epoch })),
+    announceReady: emit(({ context }) => ({ type: 'envoy.ready' as const, epoch: context.epoch })),
+    announceUnready: emit(({ context }) => ({
+      type: 'envoy.unready' as const,
+      epoch: context.epoch,
+      reason: statusReason(context),
+    })),
+    announceCrash: emit(({ context }) => ({
+      type: 'envoy.crashed' as const,
+      epoch: context.lastExit?.epoch ?? context.epoch,
+      code: context.lastExit?.code ?? null,
+      signal: context.lastExit?.signal ?? null,
+      restart: context.restarts,
+      budget: context.settings.restartBudget,
+      backoffMs: restartBackoffMs(context),
+    })),
+    announceRestart: emit(({ context }) => ({
+      type: 'envoy.restarting' as const,
+      restart: context.restarts,
+      budget: context.settings.restartBudget,
+    })),
+    announceHotRestartBegun: emit(({ context }) => ({
+      type: 'envoy.hotRestartBegun' as const,
+      fromEpoch: context.epoch,
+      toEpoch: context.epoch + 1,
+    })),
+    announceDeferral: emit(({ event }, params: { deferral: HotRestartDeferral }) => ({
+      type: 'envoy.hotRestartDeferred' as const,
+      reason: event.type === 'HOT_RESTART' ? event.reason : event.type,
+      deferral: params.deferral,
+    })),
+    announceDraining: emit(({ context }) => ({ type: 'envoy.draining' as const, mode: context.drainMode })),
+    announceStopping: emit(({ context }) => ({
+      type: 'envoy.stopping' as const,
+      exitCode: context.exitCode,
+      reason: context.exitReason,
+    })),
   },
   guards: {
-    isCurrent: ({ context, event }) => 'seq' in event && roleOf(context, event.seq) === 'current',
-    isNext: ({ context, event }) => 'seq' in event && roleOf(context, event.seq) === 'next',
-    isExpectedExit: ({ context, event }) => {
-      if (!('seq' in event)) return false;
-      const role = roleOf(context, event.seq);
-      return role === 'retiring' || role === 'discarded' || role === undefined;
-    },
+    isCurrent: ({ context, event }) => 'seq' in event && roleOf(context.procs, event.seq) === 'current',
+    isNext: ({ context, event }) => 'seq' in event && roleOf(context.procs, event.seq) === 'next',
+    isExpectedExit: ({ context, event }) =>
+      'seq' in event && isExpectedRole(roleOf(context.procs, event.seq)),
     exitedCleanly: ({ event }) => event.type === 'EPOCH.EXITED' && event.code === 0 && event.signal === null,
     budgetLeft: ({ context }) => context.restarts < context.settings.restartBudget,
-    hasNext: ({ context }) => context.procs.some((p) => p.role === 'next'),
+    hasNext: ({ context }) => nextOf(context.procs) !== undefined,
     noProcs: ({ context }) => context.procs.length === 0,
     restartPending: ({ context }) => context.restartPending,
     isLatestSpawn: ({ context, event }) => 'seq' in event && event.seq === context.seq,
-    statusIsReady: ({ context, event }) =>
-      event.type === 'ADMIN.STATUS' &&
-      isCurrentEpochStatus(context, event.status) &&
-      isLiveStatus(event.status) &&
-      (context.configSeen || configAccepted(event.status)),
-    statusIsLive: ({ context, event }) =>
-      event.type === 'ADMIN.STATUS' &&
-      isCurrentEpochStatus(context, event.status) &&
-      isLiveStatus(event.status),
+    statusIsReady: ({ context, event }) => statusShows(context, event, 'current', 'ready'),
+    statusIsLive: ({ context, event }) => statusShows(context, event, 'current', 'live'),
+    nextIsLive: ({ context, event }) => statusShows(context, event, 'next', 'live'),
+    nextIsReady: ({ context, event }) => statusShows(context, event, 'next', 'ready'),
     /**
      * The parent can no longer be hot-restarted or managed: its child took the admin port, or a
      * retry was refused with "still initializing" after one of our children failed — Envoy keeps
@@ -415,38 +408,14 @@ export const envoyLifecycleMachine = setup({
       context.adminMoved ||
       (event.type === 'EPOCH.EXITED' && event.failure === 'still-initializing' && context.childFailures > 0),
     statusFromNext: ({ context, event }) =>
-      event.type === 'ADMIN.STATUS' &&
-      context.procs.some((p) => p.role === 'next' && p.epoch === event.status.epoch),
-    nextIsLive: ({ context, event }) => {
-      const next = context.procs.find((p) => p.role === 'next');
-      return (
-        event.type === 'ADMIN.STATUS' &&
-        next !== undefined &&
-        event.status.epoch === next.epoch &&
-        isLiveStatus(event.status)
-      );
-    },
-    nextIsReady: ({ context, event }) => {
-      const next = context.procs.find((p) => p.role === 'next');
-      return (
-        event.type === 'ADMIN.STATUS' &&
-        next !== undefined &&
-        event.status.epoch === next.epoch &&
-        isLiveStatus(event.status) &&
-        configAccepted(event.status)
-      );
-    },
+      event.type === 'ADMIN.STATUS' && nextOf(context.procs)?.epoch === event.status.epoch,
     adminLost: ({ context }) => context.adminFailures + 1 >= context.settings.adminLostThreshold,
     exitOnZeroConnections: ({ context }) => context.settings.exitOnZeroActiveConnections,
     holdAfterDrain: ({ context }) => context.drainMode === 'hold',
     noActiveConnections: ({ event }) => event.type === 'CONNECTIONS' && event.active <= 0,
   },
   delays: {
-    restartBackoff: ({ context }) =>
-      Math.min(
-        context.settings.restartBackoffMaxMs,
-        context.settings.restartBackoffInitialMs * 2 ** Math.max(0, context.restarts - 1),
-      ),
+    restartBackoff: ({ context }) => restartBackoffMs(context),
     budgetReset: ({ context }) => context.settings.budgetResetMs,
     killGrace: ({ context }) => context.settings.killGraceMs,
     stuckTimeout: ({ context }) => context.settings.killGraceMs + context.settings.stuckTimeoutMs,
@@ -482,50 +451,18 @@ export const envoyLifecycleMachine = setup({
   }),
   initial: 'starting',
   on: {
-    'EPOCH.SPAWNED': {
-      actions: { type: 'recordPid', params: ({ event }) => ({ seq: event.seq, pid: event.pid }) },
-    },
-    // Exits not decided by the active state: expected exits, and the current epoch's end.
+    'EPOCH.SPAWNED': { actions: { type: 'recordPid', params: ({ event }) => event } },
     'EPOCH.EXITED': [
       {
         guard: 'isExpectedExit',
         actions: [{ type: 'forgetProc', params: ({ event }) => event }, 'terminateNewestDiscarded'],
       },
-      {
-        guard: and(['isCurrent', 'exitedCleanly']),
-        target: '.stopping',
-        actions: [
-          { type: 'forgetExit', params: ({ event }) => event },
-          {
-            type: 'setExitReason',
-            params: ({ event }) => ({ reason: `Envoy epoch ${event.epoch} exited 0` }),
-          },
-        ],
-      },
-      {
-        guard: and(['isCurrent', 'budgetLeft']),
-        target: '.crashedBackoff',
-        actions: [{ type: 'forgetExit', params: ({ event }) => event }, 'countRestart'],
-      },
-      {
-        guard: 'isCurrent',
-        target: '.stopping',
-        actions: [
-          { type: 'forgetExit', params: ({ event }) => event },
-          {
-            type: 'fail',
-            params: ({ context, event }) => ({
-              exitCode: EXIT_CODES['crash-loop'],
-              reason: `Envoy epoch ${event.epoch} ${describeExit(event)}; restart budget of ${context.settings.restartBudget} spent`,
-            }),
-          },
-        ],
-      },
+      ...currentEpochExit(),
     ],
     'EPOCH.SPAWN_FAILED': {
       target: '.stopping',
       actions: [
-        { type: 'forgetProc', params: ({ event }) => event },
+        { type: 'forgetSpawn', params: ({ event }) => event },
         {
           type: 'fail',
           params: ({ event }) => ({
@@ -545,7 +482,7 @@ export const envoyLifecycleMachine = setup({
   states: {
     starting: {
       description: 'A fresh epoch 0: wait until no Envoy is left, render, spawn, wait for LIVE.',
-      entry: 'beginFreshStart',
+      entry: ['beginFreshStart', { type: 'announcePhase', params: { phase: 'starting' } }],
       initial: 'clearing',
       on: {
         SHUTDOWN: {
@@ -553,10 +490,15 @@ export const envoyLifecycleMachine = setup({
           actions: { type: 'setExitReason', params: { reason: 'shutdown before Envoy was live' } },
         },
         // The epoch being started serves nothing yet: restart it cold with the new certificates.
-        HOT_RESTART: { target: 'starting', reenter: true },
+        HOT_RESTART: {
+          target: 'starting',
+          reenter: true,
+          actions: { type: 'announceDeferral', params: { deferral: 'cold-restart' } },
+        },
       },
       states: {
         clearing: {
+          description: 'Every Envoy left from before is stopped: a fresh epoch 0 needs the slot free.',
           entry: 'discardAll',
           always: { guard: 'noProcs', target: 'preparing' },
           after: {
@@ -565,6 +507,7 @@ export const envoyLifecycleMachine = setup({
           },
         },
         preparing: {
+          description: "Render envoy-rev0.json and build Envoy's argv.",
           invoke: {
             src: 'prepareEpoch',
             input: ({ context }) => ({ epoch: context.epoch }),
@@ -582,7 +525,8 @@ export const envoyLifecycleMachine = setup({
           },
         },
         spawning: {
-          entry: 'spawnCurrent',
+          description: 'Epoch 0 is being spawned; its pid is not known yet.',
+          entry: { type: 'spawnEpoch', params: { role: 'current' } },
           on: {
             'EPOCH.SPAWNED': {
               guard: 'isLatestSpawn',
@@ -592,6 +536,7 @@ export const envoyLifecycleMachine = setup({
           },
         },
         initializing: {
+          description: 'Envoy runs; its admin API is polled until it reports LIVE.',
           invoke: {
             src: 'adminPoller',
             input: ({ context }) => ({ intervalMs: context.settings.pollStartingMs }),
@@ -601,12 +546,12 @@ export const envoyLifecycleMachine = setup({
               {
                 guard: 'statusIsReady',
                 target: '#envoy.ready',
-                actions: { type: 'recordStatus', params: ({ event }) => event },
+                actions: [{ type: 'recordStatus', params: ({ event }) => event }, 'announceReady'],
               },
               {
                 guard: 'statusIsLive',
                 target: '#envoy.live',
-                actions: { type: 'recordStatus', params: ({ event }) => event },
+                actions: [{ type: 'recordStatus', params: ({ event }) => event }, 'announceLive'],
               },
               { actions: { type: 'recordStatus', params: ({ event }) => event } },
             ],
@@ -620,6 +565,7 @@ export const envoyLifecycleMachine = setup({
 
     live: {
       description: 'Envoy is LIVE but not ready: config not accepted yet, or health check failing.',
+      entry: { type: 'announcePhase', params: { phase: 'live' } },
       invoke: {
         src: 'adminPoller',
         input: ({ context }) => ({ intervalMs: context.settings.pollStartingMs }),
@@ -629,13 +575,15 @@ export const envoyLifecycleMachine = setup({
           {
             guard: 'statusIsReady',
             target: 'ready',
-            actions: { type: 'recordStatus', params: ({ event }) => event },
+            actions: [{ type: 'recordStatus', params: ({ event }) => event }, 'announceReady'],
           },
           { actions: { type: 'recordStatus', params: ({ event }) => event } },
         ],
         'ADMIN.UNREACHABLE': { actions: { type: 'recordAdminFailure', params: ({ event }) => event } },
         // Hot restarts start from `ready` only, so readiness stays true through them.
-        HOT_RESTART: { actions: 'markRestartPending' },
+        HOT_RESTART: {
+          actions: ['markRestartPending', { type: 'announceDeferral', params: { deferral: 'until-ready' } }],
+        },
         SHUTDOWN: 'draining',
       },
     },
@@ -643,15 +591,16 @@ export const envoyLifecycleMachine = setup({
     ready: {
       description: 'Envoy serves: LIVE, workers started, CDS and LDS accepted.',
       tags: ['ready'],
+      entry: { type: 'announcePhase', params: { phase: 'ready' } },
       always: { guard: 'restartPending', target: 'hotRestarting' },
       invoke: { src: 'adminPoller', input: ({ context }) => ({ intervalMs: context.settings.pollReadyMs }) },
-      after: { budgetReset: { actions: 'resetRestarts' } },
+      after: { budgetReset: { actions: 'restoreBudget' } },
       on: {
         'ADMIN.STATUS': [
           {
             guard: not('statusIsReady'),
             target: 'live',
-            actions: { type: 'recordStatus', params: ({ event }) => event },
+            actions: [{ type: 'recordStatus', params: ({ event }) => event }, 'announceUnready'],
           },
           { actions: { type: 'recordStatus', params: ({ event }) => event } },
         ],
@@ -659,7 +608,7 @@ export const envoyLifecycleMachine = setup({
           {
             guard: 'adminLost',
             target: 'live',
-            actions: { type: 'recordAdminFailure', params: ({ event }) => event },
+            actions: [{ type: 'recordAdminFailure', params: ({ event }) => event }, 'announceUnready'],
           },
           { actions: { type: 'recordAdminFailure', params: ({ event }) => event } },
         ],
@@ -671,11 +620,21 @@ export const envoyLifecycleMachine = setup({
     hotRestarting: {
       description: 'Epoch N serves while epoch N+1 is rendered, validated, spawned and handed over.',
       tags: ['ready'],
-      entry: ['clearRestartPending', assign({ launch: null, adminMoved: false })],
+      entry: [
+        'clearRestartPending',
+        'resetHandover',
+        { type: 'announcePhase', params: { phase: 'hotRestarting' } },
+        'announceHotRestartBegun',
+      ],
       initial: 'preparing',
       on: {
         // Rotations during a hot restart coalesce into one more hot restart after it.
-        HOT_RESTART: { actions: 'markRestartPending' },
+        HOT_RESTART: {
+          actions: [
+            'markRestartPending',
+            { type: 'announceDeferral', params: { deferral: 'after-current' } },
+          ],
+        },
         SHUTDOWN: 'draining',
         'EPOCH.EXITED': [
           // The child had taken the admin port: the parent cannot be managed any more.
@@ -683,12 +642,14 @@ export const envoyLifecycleMachine = setup({
             guard: and(['isNext', 'parentUnusable', 'budgetLeft']),
             target: 'crashedBackoff',
             actions: [
-              { type: 'forgetExit', params: ({ event }) => event },
+              { type: 'forgetProc', params: ({ event }) => event },
+              { type: 'rememberExit', params: ({ event }) => event },
               'countRestart',
               {
-                type: 'setNotice',
+                type: 'reportHotRestartFailure',
                 params: ({ context, event }) => ({
                   notice: `${unusableParentText(context, event)}; replacing epoch ${event.epoch - 1} with a fresh epoch 0`,
+                  outcome: 'replace-parent',
                 }),
               },
             ],
@@ -697,7 +658,15 @@ export const envoyLifecycleMachine = setup({
             guard: and(['isNext', 'parentUnusable']),
             target: 'stopping',
             actions: [
-              { type: 'forgetExit', params: ({ event }) => event },
+              { type: 'forgetProc', params: ({ event }) => event },
+              { type: 'rememberExit', params: ({ event }) => event },
+              {
+                type: 'announceHotRestartFailure',
+                params: ({ context, event }) => ({
+                  notice: `${unusableParentText(context, event)}; restart budget spent`,
+                  outcome: 'give-up',
+                }),
+              },
               {
                 type: 'fail',
                 params: ({ context, event }) => ({
@@ -712,12 +681,13 @@ export const envoyLifecycleMachine = setup({
             guard: and(['isNext', 'budgetLeft']),
             target: '.retrying',
             actions: [
-              { type: 'forgetExit', params: ({ event }) => event },
+              { type: 'forgetProc', params: ({ event }) => event },
+              { type: 'rememberExit', params: ({ event }) => event },
               'countRestart',
-              assign({ childFailures: ({ context }) => context.childFailures + 1 }),
+              'countChildFailure',
               {
-                type: 'setNotice',
-                params: ({ event }) => ({ notice: hotRestartFailureText(event) }),
+                type: 'reportHotRestartFailure',
+                params: ({ event }) => ({ notice: hotRestartFailureText(event), outcome: 'retry' }),
               },
             ],
           },
@@ -725,13 +695,15 @@ export const envoyLifecycleMachine = setup({
             guard: 'isNext',
             target: 'ready',
             actions: [
-              { type: 'forgetExit', params: ({ event }) => event },
+              { type: 'forgetProc', params: ({ event }) => event },
+              { type: 'rememberExit', params: ({ event }) => event },
               // It still left Envoy's INITIALIZING flag set: the next refusal must be understood.
-              assign({ childFailures: ({ context }) => context.childFailures + 1 }),
+              'countChildFailure',
               {
-                type: 'setNotice',
+                type: 'reportHotRestartFailure',
                 params: ({ event }) => ({
                   notice: `${hotRestartFailureText(event)}; restart budget spent, epoch ${event.epoch - 1} keeps serving`,
+                  outcome: 'keep-parent',
                 }),
               },
             ],
@@ -741,17 +713,25 @@ export const envoyLifecycleMachine = setup({
             guard: and(['isCurrent', 'exitedCleanly', 'hasNext']),
             target: 'starting',
             actions: [
-              { type: 'forgetExit', params: ({ event }) => event },
+              { type: 'forgetProc', params: ({ event }) => event },
+              { type: 'rememberExit', params: ({ event }) => event },
               {
-                type: 'setNotice',
-                params: ({ event }) => ({ notice: `epoch ${event.epoch} exited during the hot restart` }),
+                type: 'reportHotRestartFailure',
+                params: ({ event }) => ({
+                  notice: `epoch ${event.epoch} exited during the hot restart`,
+                  outcome: 'fresh-start',
+                }),
               },
             ],
           },
+          // Any other exit of the serving parent — a crash, or exit 0 before a child was spawned —
+          // is decided as in every other state.
+          ...currentEpochExit(),
         ],
       },
       states: {
         preparing: {
+          description: "Render epoch N+1's bootstrap and argv.",
           invoke: {
             src: 'prepareEpoch',
             input: ({ context }) => ({ epoch: context.epoch + 1 }),
@@ -762,13 +742,17 @@ export const envoyLifecycleMachine = setup({
             onError: {
               target: '#envoy.ready',
               actions: {
-                type: 'setNotice',
-                params: ({ event }) => ({ notice: `hot restart refused: ${errorText(event.error)}` }),
+                type: 'reportHotRestartFailure',
+                params: ({ event }) => ({
+                  notice: `hot restart refused: ${errorText(event.error)}`,
+                  outcome: 'refused',
+                }),
               },
             },
           },
         },
         validating: {
+          description: "Envoy checks epoch N+1's bootstrap (--mode validate) before it is started.",
           invoke: {
             src: 'validateEpoch',
             input: ({ context }) =>
@@ -777,16 +761,18 @@ export const envoyLifecycleMachine = setup({
             onError: {
               target: '#envoy.ready',
               actions: {
-                type: 'setNotice',
+                type: 'reportHotRestartFailure',
                 params: ({ event }) => ({
                   notice: `hot restart refused: Envoy rejected the new bootstrap: ${errorText(event.error)}`,
+                  outcome: 'refused',
                 }),
               },
             },
           },
         },
         spawning: {
-          entry: 'spawnNext',
+          description: 'Epoch N+1 is being spawned with --restart-epoch N+1.',
+          entry: { type: 'spawnEpoch', params: { role: 'next' } },
           on: {
             'EPOCH.SPAWNED': {
               guard: 'isLatestSpawn',
@@ -796,16 +782,20 @@ export const envoyLifecycleMachine = setup({
             'EPOCH.SPAWN_FAILED': {
               target: '#envoy.ready',
               actions: [
-                { type: 'forgetProc', params: ({ event }) => event },
+                { type: 'forgetSpawn', params: ({ event }) => event },
                 {
-                  type: 'setNotice',
-                  params: ({ event }) => ({ notice: `hot restart failed: ${event.message}` }),
+                  type: 'reportHotRestartFailure',
+                  params: ({ event }) => ({
+                    notice: `hot restart failed: ${event.message}`,
+                    outcome: 'refused',
+                  }),
                 },
               ],
             },
           },
         },
         handover: {
+          description: 'The child joins its parent; it is promoted once its admin API reports it LIVE.',
           invoke: {
             src: 'adminPoller',
             input: ({ context }) => ({ intervalMs: context.settings.pollStartingMs }),
@@ -814,9 +804,10 @@ export const envoyLifecycleMachine = setup({
             handoverTimeout: {
               target: 'abandoning',
               actions: {
-                type: 'setNotice',
+                type: 'reportHotRestartFailure',
                 params: ({ context }) => ({
                   notice: `epoch ${context.epoch + 1} did not go live within ${context.settings.handoverTimeoutMs} ms`,
+                  outcome: 'abandon',
                 }),
               },
             },
@@ -833,16 +824,17 @@ export const envoyLifecycleMachine = setup({
                 target: '#envoy.live',
                 actions: { type: 'promoteNext', params: ({ event }) => event },
               },
-              // The child answers on the admin port: Envoy moved it from the parent (§2.3 step 3).
-              { guard: 'statusFromNext', actions: assign({ adminMoved: true }) },
+              { guard: 'statusFromNext', actions: 'markAdminMoved' },
             ],
           },
         },
         retrying: {
+          description: 'The child failed before taking over; epoch N serves; retried after the backoff.',
           // Back to rendering: the failed child's bootstrap file was removed with it.
           after: { restartBackoff: 'preparing' },
         },
         abandoning: {
+          description: 'The child did not go LIVE in time: it is killed; epoch N keeps serving.',
           // The child keeps its role until it is gone, so that a later hot restart cannot
           // collide with it on the same hot-restart socket slot. A child that had taken the admin
           // port leaves an unusable parent: that exit falls through to the branches above.
@@ -853,9 +845,10 @@ export const envoyLifecycleMachine = setup({
               guard: and(['isNext', not('parentUnusable')]),
               target: '#envoy.ready',
               actions: [
-                { type: 'forgetExit', params: ({ event }) => event },
+                { type: 'forgetProc', params: ({ event }) => event },
+                { type: 'rememberExit', params: ({ event }) => event },
                 'countRestart',
-                assign({ childFailures: ({ context }) => context.childFailures + 1 }),
+                'countChildFailure',
               ],
             },
           },
@@ -865,26 +858,27 @@ export const envoyLifecycleMachine = setup({
 
     crashedBackoff: {
       description: 'The current epoch died: not ready; a fresh epoch 0 after the restart backoff.',
-      entry: 'discardAll',
-      after: { restartBackoff: 'starting' },
+      entry: ['discardAll', { type: 'announcePhase', params: { phase: 'crashedBackoff' } }],
+      after: { restartBackoff: { target: 'starting', actions: 'announceRestart' } },
       on: {
         SHUTDOWN: {
           target: 'stopping',
           actions: { type: 'setExitReason', params: { reason: 'shutdown during restart backoff' } },
         },
         // The next fresh start renders the new certificates anyway.
-        HOT_RESTART: {},
+        HOT_RESTART: { actions: { type: 'announceDeferral', params: { deferral: 'not-needed' } } },
       },
     },
 
     draining: {
       description: 'Not ready: Envoy drains its listeners before it is stopped (or held, after DRAIN).',
       tags: ['draining'],
+      entry: [{ type: 'announcePhase', params: { phase: 'draining' } }, 'announceDraining'],
       initial: 'requesting',
       on: {
         // A second SIGTERM/SIGINT, or the first one after DRAIN: stop now.
         SHUTDOWN: 'stopping',
-        HOT_RESTART: {},
+        HOT_RESTART: { actions: { type: 'announceDeferral', params: { deferral: 'not-needed' } } },
         DRAIN: {},
         'EPOCH.EXITED': [
           {
@@ -895,7 +889,8 @@ export const envoyLifecycleMachine = setup({
             guard: 'isCurrent',
             target: 'stopping',
             actions: [
-              { type: 'forgetExit', params: ({ event }) => event },
+              { type: 'forgetProc', params: ({ event }) => event },
+              { type: 'rememberExit', params: ({ event }) => event },
               {
                 type: 'setExitReason',
                 params: ({ event }) => ({
@@ -910,6 +905,7 @@ export const envoyLifecycleMachine = setup({
       },
       states: {
         requesting: {
+          description: 'POST /drain_listeners to Envoy.',
           invoke: {
             src: 'drainListeners',
             input: ({ context }) => ({ skipExit: context.drainMode === 'hold' }),
@@ -919,6 +915,7 @@ export const envoyLifecycleMachine = setup({
           },
         },
         settling: {
+          description: 'Choose the wait: held, until no connection is left, or the fixed drain time.',
           always: [
             { guard: 'holdAfterDrain', target: 'held' },
             { guard: 'exitOnZeroConnections', target: 'minimumWait' },
@@ -926,12 +923,15 @@ export const envoyLifecycleMachine = setup({
           ],
         },
         waiting: {
+          description: 'TERMINATION_DRAIN_DURATION_SECONDS, then Envoy is stopped.',
           after: { terminationDrain: '#envoy.stopping' },
         },
         minimumWait: {
+          description: 'MINIMUM_DRAIN_DURATION before active connections are counted.',
           after: { minimumDrain: 'counting' },
         },
         counting: {
+          description: 'Until no downstream connection is left, at most until --drainDuration.',
           invoke: { src: 'connectionPoller', input: { intervalMs: 1000 } },
           after: { maximumDrain: '#envoy.stopping' },
           on: {
@@ -954,7 +954,7 @@ export const envoyLifecycleMachine = setup({
     stopping: {
       description: 'SIGTERM to every Envoy process, SIGKILL after the grace; done when none is left.',
       tags: ['stopping'],
-      entry: 'discardAll',
+      entry: ['discardAll', { type: 'announcePhase', params: { phase: 'stopping' } }, 'announceStopping'],
       always: { guard: 'noProcs', target: 'stopped' },
       after: {
         killGrace: { actions: 'killAll' },
@@ -964,11 +964,11 @@ export const envoyLifecycleMachine = setup({
         SHUTDOWN: {},
         QUIT: {},
         DRAIN: {},
-        HOT_RESTART: {},
+        HOT_RESTART: { actions: { type: 'announceDeferral', params: { deferral: 'not-needed' } } },
         'EPOCH.EXITED': {
           actions: [{ type: 'forgetProc', params: ({ event }) => event }, 'terminateNewestDiscarded'],
         },
-        'EPOCH.SPAWN_FAILED': { actions: { type: 'forgetProc', params: ({ event }) => event } },
+        'EPOCH.SPAWN_FAILED': { actions: { type: 'forgetSpawn', params: ({ event }) => event } },
       },
     },
 
@@ -977,26 +977,50 @@ export const envoyLifecycleMachine = setup({
   output: ({ context }) => ({ exitCode: context.exitCode, reason: context.exitReason }),
 });
 
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-/** Why the parent can no longer be hot-restarted (see the `parentUnusable` guard). */
-function unusableParentText(context: LifecycleContext, event: ExitedEvent): string {
-  return context.adminMoved
-    ? `${hotRestartFailureText(event)} after taking the admin port`
-    : `${hotRestartFailureText(event)} (Envoy keeps the flag set by the failed child until a fresh epoch 0)`;
-}
-
-function hotRestartFailureText(event: ExitedEvent): string {
-  switch (event.failure) {
-    case 'still-initializing':
-      return `epoch ${event.epoch} refused: previous envoy process is still initializing`;
-    case 'parent-gone':
-      return `epoch ${event.epoch} found no parent to hand over from`;
-    case 'socket-in-use':
-      return `epoch ${event.epoch} could not bind its hot-restart socket (base id in use?)`;
-    default:
-      return `epoch ${event.epoch} ${describeExit(event)} during the hot restart`;
-  }
+/**
+ * What an exit of the current epoch means wherever no state decides otherwise: exit 0 stops the
+ * agent with 0; a crash restarts Envoy from a fresh epoch 0 after the backoff while the budget lasts,
+ * else stops the agent with exit code 3. A function so that each state using it gets its own
+ * transition objects.
+ */
+function currentEpochExit() {
+  return [
+    {
+      guard: and(['isCurrent', 'exitedCleanly']),
+      target: '#envoy.stopping',
+      actions: [
+        { type: 'forgetProc', params: ({ event }: { event: ExitedEvent }) => event },
+        { type: 'rememberExit', params: ({ event }: { event: ExitedEvent }) => event },
+        {
+          type: 'setExitReason',
+          params: ({ event }: { event: ExitedEvent }) => ({ reason: `Envoy epoch ${event.epoch} exited 0` }),
+        },
+      ],
+    },
+    {
+      guard: and(['isCurrent', 'budgetLeft']),
+      target: '#envoy.crashedBackoff',
+      actions: [
+        { type: 'forgetProc', params: ({ event }: { event: ExitedEvent }) => event },
+        { type: 'rememberExit', params: ({ event }: { event: ExitedEvent }) => event },
+        'countRestart',
+        'announceCrash',
+      ],
+    },
+    {
+      guard: 'isCurrent',
+      target: '#envoy.stopping',
+      actions: [
+        { type: 'forgetProc', params: ({ event }: { event: ExitedEvent }) => event },
+        { type: 'rememberExit', params: ({ event }: { event: ExitedEvent }) => event },
+        {
+          type: 'fail',
+          params: ({ context, event }: { context: LifecycleContext; event: ExitedEvent }) => ({
+            exitCode: EXIT_CODES['crash-loop'],
+            reason: `Envoy epoch ${event.epoch} ${describeExit(event)}; restart budget of ${context.settings.restartBudget} spent`,
+          }),
+        },
+      ],
+    },
+  ] as const;
 }

@@ -134,6 +134,23 @@ function prop(value: object, key: string): unknown {
   return (value as Record<string, unknown>)[key];
 }
 
+/** Longest parameter value shown in a label; longer ones (sentences) stay in the code. */
+const MAX_PARAM_CHARS = 24;
+
+/**
+ * `(next)` for an action written `{ type, params: { role: 'next' } }`: the values of static,
+ * short, scalar parameters, in order. Parameters computed from the event, or long ones, show
+ * nothing: the label names the action, the code says the rest.
+ */
+function staticParamsText(params: unknown): string {
+  if (params === null || typeof params !== 'object') return '';
+  const values = Object.values(params);
+  const shown = values.every(
+    (v) => ['string', 'number', 'boolean'].includes(typeof v) && String(v).length <= MAX_PARAM_CHARS,
+  );
+  return shown && values.length > 0 ? `(${values.map(String).join(', ')})` : '';
+}
+
 /**
  * An action as text, or undefined for the bookkeeping XState adds itself (the raise/cancel pair
  * that implements `after`). Built-ins show their target/event when they are static.
@@ -144,7 +161,7 @@ export function actionText(action: unknown): string | undefined {
     return typeof action === 'function' && action.name ? action.name : 'inline action';
   }
   const type = String(action.type);
-  if (!type.startsWith('xstate.')) return type;
+  if (!type.startsWith('xstate.')) return `${type}${staticParamsText(prop(action, 'params'))}`;
   const builtin = type.slice('xstate.'.length);
   switch (builtin) {
     case 'raise': {
