@@ -13,23 +13,17 @@
  *   (what Istio ≥ 1.6 passes), not a v2 `tls_context`, and name SANs with `match_subject_alt_names`;
  * - `*_tcp_keepalive` uses bare numbers for the UInt32Value fields (protobuf JSON), where Istio's
  *   `encoding/json` of the Go wrappers gives `{"value": 1}`, which Envoy's JSON parser rejects;
- * - ISTIO_MUTUAL with no certificates configured defaults the client certificate to
- *   `/etc/certs/cert-chain.pem` and the CA to `/etc/certs/root-cert.pem`. Istio 1.5's converter has
- *   the two swapped (a cert chain as trust anchor, the root as client certificate: Envoy then fails
- *   to load the cluster because the key does not match). We fix the swap deliberately.
+ * - ISTIO_MUTUAL with no certificates configured uses Istio's file certificates, without the swap
+ *   of Istio 1.5's converter (`remoteTlsFiles` in src/config/remote-service.ts).
  */
 
 import { formatGoDuration } from '../config/duration.js';
+import { remoteTlsFiles } from '../config/remote-service.js';
 import type { AgentConfig, RemoteService, TcpKeepalive, TlsSettings } from '../config/types.js';
 import { AgentError } from '../errors.js';
 import { goJsonMarshal } from './go-json.js';
 import { GoEnum, GoNilPointer, GoStringer, GoStruct, type GoValue } from './go-value.js';
 import { buildNodeMetadata, type NodeMetadataOptions, type TypedNodeMetadata } from './metadata.js';
-
-/** Istio's well-known file certificates (`pkg/config/constants`). */
-export const DEFAULT_CERT_CHAIN = '/etc/certs/cert-chain.pem';
-export const DEFAULT_KEY = '/etc/certs/key.pem';
-export const DEFAULT_ROOT_CERT = '/etc/certs/root-cert.pem';
 
 /** Stats the readiness probe and Istio dashboards depend on (release-1.5 `pkg/bootstrap/config.go`). */
 const REQUIRED_INCLUSION_PREFIXES =
@@ -335,7 +329,7 @@ export function transportSocketJson(
   const metaPath = (key: string): string => (typeof meta[key] === 'string' ? (meta[key] as string) : '');
   const orDefault = (override: string, value: string): string => override || value;
   const istioMutual = tls.mode === 'ISTIO_MUTUAL';
-  const caCertificates = tls.caCertificates || (istioMutual ? DEFAULT_ROOT_CERT : '');
+  const { caCertificates, clientCertificate, privateKey } = remoteTlsFiles(tls);
   const validation: Record<string, GoValue> = {};
   if (caCertificates)
     validation.trusted_ca = { filename: orDefault(metaPath('TLS_CLIENT_ROOT_CERT'), caCertificates) };
@@ -358,8 +352,6 @@ export function transportSocketJson(
       break;
     case 'MUTUAL':
     case 'ISTIO_MUTUAL': {
-      const clientCertificate = tls.clientCertificate || (istioMutual ? DEFAULT_CERT_CHAIN : '');
-      const privateKey = tls.privateKey || (istioMutual ? DEFAULT_KEY : '');
       if (!clientCertificate || !privateKey) {
         // Istio logs an error and silently drops TLS for the service; we refuse instead.
         throw new AgentError(

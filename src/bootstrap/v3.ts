@@ -35,9 +35,10 @@
  * are absent because the agent does not implement them.
  */
 
+import { ISTIO_CERT_FILES } from '../config/defaults.js';
 import { formatProtoDuration, parseGoDuration } from '../config/duration.js';
 import { AgentError, messageOf } from '../errors.js';
-import { DEFAULT_CERT_CHAIN, DEFAULT_KEY, DEFAULT_ROOT_CERT, type TemplateParams } from './params.js';
+import type { TemplateParams } from './params.js';
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
@@ -325,10 +326,13 @@ function controlPlaneTls(pilotSan: readonly string[]): TypedExtension {
       common_tls_context: {
         alpn_protocols: ['h2'],
         tls_certificates: [
-          { certificate_chain: { filename: DEFAULT_CERT_CHAIN }, private_key: { filename: DEFAULT_KEY } },
+          {
+            certificate_chain: { filename: ISTIO_CERT_FILES.certChain },
+            private_key: { filename: ISTIO_CERT_FILES.key },
+          },
         ],
         validation_context: {
-          trusted_ca: { filename: DEFAULT_ROOT_CERT },
+          trusted_ca: { filename: ISTIO_CERT_FILES.rootCert },
           match_subject_alt_names: pilotSan.map((exact) => ({ exact })),
         },
       },

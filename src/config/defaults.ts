@@ -81,14 +81,24 @@ export const DEFAULT_ENV = deepFreeze({
   ISTIO_NAMESPACE_FALLBACK: 'istio-system',
 } as const);
 
+/**
+ * Istio's well-known file certificates (`pkg/config/constants`: `DefaultCertChain`, `DefaultKey`,
+ * `DefaultRootCert`): where the TLS variables and ISTIO_MUTUAL point when nothing else is given.
+ */
+export const ISTIO_CERT_FILES = deepFreeze({
+  certChain: '/etc/certs/cert-chain.pem',
+  key: '/etc/certs/key.pem',
+  rootCert: '/etc/certs/root-cert.pem',
+} as const);
+
 /** `model.go`: the six TLS file variables; server and client share the same defaults. */
 export const DEFAULT_TLS_FILES = deepFreeze({
-  ISTIO_META_TLS_SERVER_CERT_CHAIN: '/etc/certs/cert-chain.pem',
-  ISTIO_META_TLS_SERVER_KEY: '/etc/certs/key.pem',
-  ISTIO_META_TLS_SERVER_ROOT_CERT: '/etc/certs/root-cert.pem',
-  ISTIO_META_TLS_CLIENT_CERT_CHAIN: '/etc/certs/cert-chain.pem',
-  ISTIO_META_TLS_CLIENT_KEY: '/etc/certs/key.pem',
-  ISTIO_META_TLS_CLIENT_ROOT_CERT: '/etc/certs/root-cert.pem',
+  ISTIO_META_TLS_SERVER_CERT_CHAIN: ISTIO_CERT_FILES.certChain,
+  ISTIO_META_TLS_SERVER_KEY: ISTIO_CERT_FILES.key,
+  ISTIO_META_TLS_SERVER_ROOT_CERT: ISTIO_CERT_FILES.rootCert,
+  ISTIO_META_TLS_CLIENT_CERT_CHAIN: ISTIO_CERT_FILES.certChain,
+  ISTIO_META_TLS_CLIENT_KEY: ISTIO_CERT_FILES.key,
+  ISTIO_META_TLS_CLIENT_ROOT_CERT: ISTIO_CERT_FILES.rootCert,
 } as const);
 
 /** The six TLS path variables with the same file names in `dir` (the demo and the tests use it). */

@@ -8,6 +8,7 @@
  * flag, since a silently missing metrics or access-log sink is found only much later.
  */
 import { usageError } from '../errors.js';
+import { ISTIO_CERT_FILES } from './defaults.js';
 import { parseGoDuration } from './duration.js';
 import { goQuote } from './go-values.js';
 import type { RemoteService, TcpKeepalive, TlsSettings } from './types.js';
@@ -104,6 +105,25 @@ function tcpKeepalive(value: Json, path: string): TcpKeepalive {
   return out;
 }
 
+/**
+ * The certificate files a remote service's TLS settings make Envoy read. ISTIO_MUTUAL without
+ * files means Istio's file certificates; Istio 1.5's converter swaps two of them (a certificate
+ * chain as trust anchor, the root as client certificate: `pkg/bootstrap/option/convert.go`), which
+ * Envoy then refuses because the key does not match. The swap is fixed here, on purpose.
+ */
+export function remoteTlsFiles(tls: TlsSettings): {
+  caCertificates: string;
+  clientCertificate: string;
+  privateKey: string;
+} {
+  const istioMutual = tls.mode === 'ISTIO_MUTUAL';
+  return {
+    caCertificates: tls.caCertificates || (istioMutual ? ISTIO_CERT_FILES.rootCert : ''),
+    clientCertificate: tls.clientCertificate || (istioMutual ? ISTIO_CERT_FILES.certChain : ''),
+    privateKey: tls.privateKey || (istioMutual ? ISTIO_CERT_FILES.key : ''),
+  };
+}
+
 export interface ParsedRemoteService {
   service: RemoteService;
   /** TLS with a mode other than DISABLE: Istio's `rsTLSEnabled`. */
@@ -137,22 +157,14 @@ export function parseRemoteService(flag: string, text: string): ParsedRemoteServ
     const keepalive = f.get('tcpKeepalive');
     if (keepalive !== undefined) service.tcpKeepalive = tcpKeepalive(keepalive, 'tcpKeepalive');
     const tlsEnabled = service.tlsSettings !== undefined && service.tlsSettings.mode !== 'DISABLE';
-    const tlsFiles =
-      tlsEnabled && service.tlsSettings
-        ? [
-            service.tlsSettings.caCertificates,
-            service.tlsSettings.clientCertificate,
-            service.tlsSettings.privateKey,
-          ]
-        : [];
-    return tlsEnabled && service.tlsSettings
-      ? {
-          service,
-          tlsEnabled,
-          tlsFiles,
-          tlsPair: { cert: service.tlsSettings.clientCertificate, key: service.tlsSettings.privateKey },
-        }
-      : { service, tlsEnabled, tlsFiles };
+    if (!tlsEnabled || !service.tlsSettings) return { service, tlsEnabled, tlsFiles: [] };
+    const files = remoteTlsFiles(service.tlsSettings);
+    return {
+      service,
+      tlsEnabled,
+      tlsFiles: [files.caCertificates, files.clientCertificate, files.privateKey],
+      tlsPair: { cert: files.clientCertificate, key: files.privateKey },
+    };
   } catch (err) {
     if (err instanceof FieldError) throw fail(err.message);
     throw err;

@@ -1,6 +1,6 @@
 import type { NetworkInterfaceInfo } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_LIFECYCLE, DEFAULT_PROXY_CONFIG } from '../../src/config/defaults.js';
+import { DEFAULT_LIFECYCLE, DEFAULT_PROXY_CONFIG, tlsFilesIn } from '../../src/config/defaults.js';
 import { dedupeKeepOrder } from '../../src/config/env.js';
 import { PROXY_FLAGS, parseFlagValues } from '../../src/config/flags.js';
 import type { NetworkInterfaces } from '../../src/config/identity.js';
@@ -291,6 +291,36 @@ describe('loadAgentConfig: tracing, remote services, statsd', () => {
         { cert: '/m/c.pem', key: '/m/k.pem' },
       ],
     });
+  });
+
+  it('watches and pair-checks the files ISTIO_MUTUAL defaults to, wherever ISTIO_META_TLS_* point', async () => {
+    const config = await loadAgentConfig(
+      input(
+        { envoyMetricsService: '{"address":"metrics:15000","tlsSettings":{"mode":"ISTIO_MUTUAL"}}' },
+        {
+          env: {
+            POD_NAME: 'productpage-v1-6b7f',
+            POD_NAMESPACE: 'default',
+            INSTANCE_IP: '10.4.0.7',
+            ...tlsFilesIn('/var/run/certs'),
+          },
+        },
+      ),
+    );
+    // Envoy reads /etc/certs/* for the metrics service (the bootstrap's ISTIO_MUTUAL defaults).
+    expect(config.certs.files).toEqual([
+      '/var/run/certs/cert-chain.pem',
+      '/var/run/certs/key.pem',
+      '/var/run/certs/root-cert.pem',
+      '/etc/certs/root-cert.pem',
+      '/etc/certs/cert-chain.pem',
+      '/etc/certs/key.pem',
+    ]);
+    expect(config.certs.pairs).toContainEqual({
+      cert: '/etc/certs/cert-chain.pem',
+      key: '/etc/certs/key.pem',
+    });
+    expect(config.certs.waitForFiles).toBe(true);
   });
 
   it('builds the certificate list from ISTIO_META_TLS_* in order, deduplicated, empties dropped', async () => {

@@ -50,13 +50,18 @@ describe('RemoteService JSON (--envoyMetricsService / --envoyAccessLogService)',
     expect(parsed.tlsFiles).toEqual(['/ca.pem', '/c.pem', '/k.pem']);
   });
 
-  it('treats ISTIO_MUTUAL with empty paths as TLS enabled (the empty files are dropped later)', () => {
+  it('treats ISTIO_MUTUAL with empty paths as TLS with the files Envoy is given: Istio’s, unswapped', () => {
     const parsed = parseRemoteService(
       'envoyMetricsService',
       '{"address":"m:1","tlsSettings":{"mode":"ISTIO_MUTUAL"}}',
     );
     expect(parsed.tlsEnabled).toBe(true);
-    expect(parsed.tlsFiles).toEqual(['', '', '']);
+    expect(parsed.tlsFiles).toEqual([
+      '/etc/certs/root-cert.pem',
+      '/etc/certs/cert-chain.pem',
+      '/etc/certs/key.pem',
+    ]);
+    expect(parsed.tlsPair).toEqual({ cert: '/etc/certs/cert-chain.pem', key: '/etc/certs/key.pem' });
   });
 
   it.each([
