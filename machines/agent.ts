@@ -11,7 +11,7 @@
  * Requests (from the status server): QUIT (/quitquitquit), DRAIN (/drain).
  * Facts: CERTS.READY (baseline) starts Envoy; CERTS.CHANGED → HOT_RESTART.
  */
-import { assign, type EventObject, fromCallback, sendTo, setup } from 'xstate';
+import { assign, type EventObject, enqueueActions, fromCallback, sendTo, setup } from 'xstate';
 import { EXIT_CODES } from '../src/errors.js';
 import { type CertRotationSettings, certRotationMachine } from './cert-rotation.js';
 import { envoyLifecycleMachine, type LifecycleInput, type LifecycleOutput } from './envoy-lifecycle.js';
@@ -42,12 +42,22 @@ export interface AgentContext {
 /** Exit code when the agent itself fails (an actor error): a bug, reported as such. */
 export const INTERNAL_ERROR_EXIT = EXIT_CODES.internal;
 
+/** System ids of the actors the runtime looks up (`root.system.get(...)`). */
+export const SYSTEM_IDS = { lifecycle: 'lifecycle', certs: 'certs' } as const;
+
+/** What the agent does with a signal it received. */
+export type SignalAction = 'shutdown' | 'hot-restart' | 'exit';
+
+/** What the root decided, announced with `emit` for observers. */
+export type AgentDecision = { type: 'agent.signal'; signal: AgentSignal; action: SignalAction };
+
 export const agentMachine = setup({
   types: {
     context: {} as AgentContext,
     events: {} as AgentEvent,
     input: {} as AgentInput,
     output: {} as LifecycleOutput,
+    emitted: {} as AgentDecision,
   },
   actors: {
     envoyLifecycle: envoyLifecycleMachine,
@@ -58,10 +68,24 @@ export const agentMachine = setup({
     }),
   },
   actions: {
-    recordSignal: assign({
-      signals: ({ context }, params: { signal: AgentSignal }) =>
-        [...context.signals, params.signal].slice(-10),
-    }),
+    /** A signal received: remembered for /debug (the last ten) and announced with what it does. */
+    recordSignal: enqueueActions(
+      ({ context, enqueue }, params: { signal: AgentSignal; action: SignalAction }) => {
+        enqueue.assign({ signals: [...context.signals, params.signal].slice(-10) });
+        enqueue.emit({ type: 'agent.signal', signal: params.signal, action: params.action });
+      },
+    ),
+    setReason: assign({ reason: (_, params: { reason: string }) => params.reason }),
+    /** The lifecycle's end is the agent's: its exit code and reason. */
+    adoptOutcome: assign((_, params: LifecycleOutput) => ({
+      exitCode: params.exitCode,
+      reason: params.reason,
+    })),
+    /** An actor failed: a bug in the agent, reported as an internal error. */
+    failInternally: assign((_, params: { error: unknown }) => ({
+      exitCode: INTERNAL_ERROR_EXIT,
+      reason: `internal error: ${params.error instanceof Error ? params.error.message : String(params.error)}`,
+    })),
   },
   guards: {
     isStopSignal: ({ event }) =>
@@ -79,9 +103,15 @@ export const agentMachine = setup({
   initial: 'active',
   states: {
     active: {
+      description: 'The agent runs: signals are handled and the certificate files watched.',
       invoke: [
         { id: 'signals', src: 'osSignals' },
-        { id: 'certs', systemId: 'certs', src: 'certRotation', input: ({ context }) => context.certs },
+        {
+          id: 'certs',
+          systemId: SYSTEM_IDS.certs,
+          src: 'certRotation',
+          input: ({ context }) => context.certs,
+        },
       ],
       initial: 'waitingForCerts',
       states: {
@@ -93,33 +123,30 @@ export const agentMachine = setup({
               guard: 'isStopSignal',
               target: '#agent.exited',
               actions: [
-                { type: 'recordSignal', params: ({ event }) => event },
-                assign({ reason: 'stopped before Envoy was started' }),
+                { type: 'recordSignal', params: ({ event }) => ({ signal: event.signal, action: 'exit' }) },
+                { type: 'setReason', params: { reason: 'stopped before Envoy was started' } },
               ],
             },
-            QUIT: { target: '#agent.exited', actions: assign({ reason: 'quit before Envoy was started' }) },
+            QUIT: {
+              target: '#agent.exited',
+              actions: { type: 'setReason', params: { reason: 'quit before Envoy was started' } },
+            },
           },
         },
         running: {
+          description: 'The Envoy lifecycle runs; signals and certificate changes become its commands.',
           invoke: {
             id: 'lifecycle',
-            systemId: 'lifecycle',
+            systemId: SYSTEM_IDS.lifecycle,
             src: 'envoyLifecycle',
             input: ({ context }) => context.lifecycle,
             onDone: {
               target: '#agent.exited',
-              actions: assign({
-                exitCode: ({ event }) => event.output.exitCode,
-                reason: ({ event }) => event.output.reason,
-              }),
+              actions: { type: 'adoptOutcome', params: ({ event }) => event.output },
             },
             onError: {
               target: '#agent.exited',
-              actions: assign({
-                exitCode: INTERNAL_ERROR_EXIT,
-                reason: ({ event }) =>
-                  `internal error: ${event.error instanceof Error ? event.error.message : String(event.error)}`,
-              }),
+              actions: { type: 'failInternally', params: ({ event }) => ({ error: event.error }) },
             },
           },
           on: {
@@ -127,13 +154,19 @@ export const agentMachine = setup({
               {
                 guard: 'isStopSignal',
                 actions: [
-                  { type: 'recordSignal', params: ({ event }) => event },
+                  {
+                    type: 'recordSignal',
+                    params: ({ event }) => ({ signal: event.signal, action: 'shutdown' }),
+                  },
                   sendTo('lifecycle', { type: 'SHUTDOWN' }),
                 ],
               },
               {
                 actions: [
-                  { type: 'recordSignal', params: ({ event }) => event },
+                  {
+                    type: 'recordSignal',
+                    params: ({ event }) => ({ signal: event.signal, action: 'hot-restart' }),
+                  },
                   sendTo('lifecycle', { type: 'HOT_RESTART', reason: 'SIGHUP' }),
                 ],
               },
@@ -150,7 +183,7 @@ export const agentMachine = setup({
         },
       },
     },
-    exited: { type: 'final' },
+    exited: { description: 'The run is over: the lifecycle stopped, or nothing was started.', type: 'final' },
   },
   output: ({ context }) => ({ exitCode: context.exitCode, reason: context.reason }),
 });

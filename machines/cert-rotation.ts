@@ -21,7 +21,17 @@
  * - **Lost events.** inotify can drop events (queue overflow, a directory replaced under the
  *   watch). A `periodicRecheck` re-reads the files anyway; with a few small files it costs nothing.
  */
-import { assign, type EventObject, fromCallback, fromPromise, sendParent, setup } from 'xstate';
+import {
+  assign,
+  type EventObject,
+  emit,
+  enqueueActions,
+  fromCallback,
+  fromPromise,
+  sendParent,
+  setup,
+} from 'xstate';
+import { errorText } from './lifecycle/texts.js';
 
 /** What one reading of the certificate files found. */
 export interface CertReading {
@@ -49,6 +59,26 @@ export type CertNotification =
   | { type: 'CERTS.READY'; hash: string }
   | { type: 'CERTS.CHANGED'; hash: string };
 
+/**
+ * What the rotation decided, announced with `emit` for observers (log lines, metrics, the debug
+ * feed); the reading's hashes and file names only, never file contents.
+ */
+export type CertDecision =
+  /** The set Envoy is started with (`hash` empty when there was none to read). */
+  | { type: 'certs.baseline'; hash: string }
+  /** Required files are missing at start: Envoy waits (announced again when the missing set changes). */
+  | { type: 'certs.waitingForFiles'; missing: string[] }
+  /** The bounded wait is over: Envoy starts without the missing files, as Istio does. */
+  | { type: 'certs.waitAbandoned'; missing: string[]; waitedMs: number }
+  /** The files could not be read (for a reason other than absence). */
+  | { type: 'certs.unreadable'; error: string }
+  | { type: 'certs.unchanged'; hash: string }
+  | { type: 'certs.rotated'; hash: string; rotation: number }
+  /** The new set does not validate yet: its rest is waited for. */
+  | { type: 'certs.torn'; problems: string[] }
+  /** The rotation never completed: Envoy keeps serving the current set. */
+  | { type: 'certs.rejected'; problems: string[] };
+
 export interface CertContext {
   settings: CertRotationSettings;
   /** Hash of the set the running Envoy was started with. */
@@ -68,6 +98,7 @@ export const certRotationMachine = setup({
     context: {} as CertContext,
     events: {} as CertEvent,
     input: {} as { settings: CertRotationSettings },
+    emitted: {} as CertDecision,
   },
   actors: {
     /** Watches the certificate directories (src/certs/watcher.ts): FS.CHANGED / FS.ERROR. */
@@ -98,11 +129,50 @@ export const certRotationMachine = setup({
       current: doneOutput(event)?.hash ?? context.current,
       rejected: null,
     })),
+    /** Envoy starts without a baseline: the bounded wait is over, or the files could not be read. */
+    startWithoutBaseline: assign({ current: null }),
+    forgetRejection: assign({ rejected: null }),
     countRotation: assign({ rotations: ({ context }) => context.rotations + 1 }),
     reject: assign({ rejected: ({ event }) => doneOutput(event) ?? null }),
     recordWatchError: assign({
       watchError: ({ event }) => (event.type === 'FS.ERROR' ? event.message : null),
     }),
+    /** Still waiting for missing files: said when the missing set is new or has changed. */
+    announceWaiting: enqueueActions(({ context, event, enqueue }) => {
+      const missing = doneOutput(event)?.missing ?? [];
+      const before = context.rejected?.missing ?? [];
+      if (missing.join('\n') !== before.join('\n')) enqueue.emit({ type: 'certs.waitingForFiles', missing });
+    }),
+    announceWaitAbandoned: emit(({ context }) => ({
+      type: 'certs.waitAbandoned' as const,
+      missing: context.rejected?.missing ?? [],
+      waitedMs: context.settings.missingFilesTimeoutMs,
+    })),
+    announceBaseline: emit(({ context }) => ({
+      type: 'certs.baseline' as const,
+      hash: context.current ?? '',
+    })),
+    announceUnreadable: emit(({ event }) => ({
+      type: 'certs.unreadable' as const,
+      error: errorText((event as { error?: unknown }).error),
+    })),
+    announceUnchanged: emit(({ context }) => ({
+      type: 'certs.unchanged' as const,
+      hash: context.current ?? '',
+    })),
+    announceRotation: emit(({ context }) => ({
+      type: 'certs.rotated' as const,
+      hash: context.current ?? '',
+      rotation: context.rotations,
+    })),
+    announceTorn: emit(({ context }) => ({
+      type: 'certs.torn' as const,
+      problems: problemsOf(context.rejected),
+    })),
+    announceRejected: emit(({ context }) => ({
+      type: 'certs.rejected' as const,
+      problems: problemsOf(context.rejected),
+    })),
   },
 }).createMachine({
   id: 'certs',
@@ -124,22 +194,29 @@ export const certRotationMachine = setup({
         missingFilesTimeout: {
           target: 'watching',
           actions: [
-            assign({ current: null }),
+            'startWithoutBaseline',
+            'announceWaitAbandoned',
             sendParent({ type: 'CERTS.READY', hash: '' } satisfies CertNotification),
           ],
         },
       },
       states: {
         reading: {
+          description: 'Read, hash and validate the certificate files.',
           invoke: {
             src: 'readCerts',
             input: ({ context }) => ({ files: context.settings.files }),
             onDone: [
-              { guard: 'mustWaitForFiles', target: 'waitingForFiles', actions: 'reject' },
+              {
+                guard: 'mustWaitForFiles',
+                target: 'waitingForFiles',
+                actions: ['announceWaiting', 'reject'],
+              },
               {
                 target: '#certs.watching',
                 actions: [
                   'adopt',
+                  'announceBaseline',
                   sendParent(
                     ({ event }) =>
                       ({ type: 'CERTS.READY', hash: event.output.hash }) satisfies CertNotification,
@@ -150,7 +227,10 @@ export const certRotationMachine = setup({
             // Unreadable for a reason other than absence: start anyway; rotation keeps trying.
             onError: {
               target: '#certs.watching',
-              actions: sendParent({ type: 'CERTS.READY', hash: '' } satisfies CertNotification),
+              actions: [
+                'announceUnreadable',
+                sendParent({ type: 'CERTS.READY', hash: '' } satisfies CertNotification),
+              ],
             },
           },
         },
@@ -175,33 +255,35 @@ export const certRotationMachine = setup({
     },
 
     checking: {
+      description: 'The files have been quiet: read them; same set, new valid set, or not valid yet.',
       invoke: {
         src: 'readCerts',
         input: ({ context }) => ({ files: context.settings.files }),
         onDone: [
-          { guard: 'unchanged', target: 'watching', actions: assign({ rejected: null }) },
+          { guard: 'unchanged', target: 'watching', actions: ['forgetRejection', 'announceUnchanged'] },
           {
             guard: 'usable',
             target: 'watching',
             actions: [
               'adopt',
               'countRotation',
+              'announceRotation',
               sendParent(
                 ({ event }) =>
                   ({ type: 'CERTS.CHANGED', hash: event.output.hash }) satisfies CertNotification,
               ),
             ],
           },
-          { target: 'torn', actions: 'reject' },
+          { target: 'torn', actions: ['reject', 'announceTorn'] },
         ],
-        onError: { target: 'watching' },
+        onError: { target: 'watching', actions: 'announceUnreadable' },
       },
       on: { 'FS.CHANGED': 'settling' },
     },
 
     torn: {
       description: 'The new set does not validate yet: wait for the rest of the rotation (bounded).',
-      after: { tornTimeout: 'rejected' },
+      after: { tornTimeout: { target: 'rejected', actions: 'announceRejected' } },
       on: { 'FS.CHANGED': 'settling' },
     },
 
@@ -212,6 +294,11 @@ export const certRotationMachine = setup({
     },
   },
 });
+
+/** A rejected reading as one line per problem, each naming its file. */
+function problemsOf(reading: CertReading | null): string[] {
+  return reading ? [...reading.missing.map((f) => `${f}: missing`), ...reading.problems] : [];
+}
 
 function doneOutput(event: unknown): CertReading | undefined {
   const output = (event as { output?: unknown }).output;

@@ -93,6 +93,7 @@ import type {
 
 export { isLiveStatus } from './lifecycle/admin-status.js';
 export type * from './lifecycle/types.js';
+export { LIFECYCLE_PHASES } from './lifecycle/types.js';
 
 const notProvided = (name: string) => () => {
   throw new Error(`${name} is not provided: the runtime must .provide() it`);
@@ -188,7 +189,9 @@ export const envoyLifecycleMachine = setup({
     recordPid: enqueueActions(({ context, enqueue }, params: { seq: number; epoch: number; pid: number }) => {
       const role = roleOf(context.procs, params.seq);
       enqueue.assign({ procs: withPid(context.procs, params.seq, params.pid) });
-      if (role === 'current' || role === 'next') enqueue.emit({ type: 'envoy.spawned', ...params, role });
+      if (role === 'current' || role === 'next') {
+        enqueue.emit({ type: 'envoy.spawned', seq: params.seq, epoch: params.epoch, pid: params.pid, role });
+      }
     }),
 
     /** A spawn that never made a process: it is forgotten. */
@@ -197,8 +200,11 @@ export const envoyLifecycleMachine = setup({
       enqueue.stopChild(`envoy-${params.seq}`);
     }),
 
-    /** A process exited: it is announced, forgotten, and its actor stopped (removing its bootstrap). */
-    forgetProc: enqueueActions(({ context, enqueue }, params: ExitedEvent) => {
+    /**
+     * A process exited: it is announced, forgotten, and its actor stopped (removing its bootstrap).
+     * Its exit is expected when its role says so, or when the caller knows the agent killed it.
+     */
+    forgetProc: enqueueActions(({ context, enqueue }, params: ExitedEvent & { killedByAgent?: boolean }) => {
       const proc = procOf(context.procs, params.seq);
       enqueue.emit({
         type: 'envoy.exited',
@@ -208,7 +214,7 @@ export const envoyLifecycleMachine = setup({
         code: params.code,
         signal: params.signal,
         failure: params.failure,
-        expected: isExpectedRole(proc?.role),
+        expected: params.killedByAgent === true || isExpectedRole(proc?.role),
       });
       enqueue.assign({ procs: withoutProc(context.procs, params.seq) });
       enqueue.stopChild(`envoy-${params.seq}`);
@@ -221,6 +227,7 @@ export const envoyLifecycleMachine = setup({
 
     countRestart: assign({ restarts: ({ context }) => context.restarts + 1 }),
     restoreBudget: enqueueActions(({ context, enqueue }) => {
+      if (context.restarts === 0) return;
       enqueue.assign({ restarts: 0 });
       enqueue.emit({ type: 'envoy.budgetRestored', budget: context.settings.restartBudget });
     }),
@@ -845,7 +852,7 @@ export const envoyLifecycleMachine = setup({
               guard: and(['isNext', not('parentUnusable')]),
               target: '#envoy.ready',
               actions: [
-                { type: 'forgetProc', params: ({ event }) => event },
+                { type: 'forgetProc', params: ({ event }) => ({ ...event, killedByAgent: true }) },
                 { type: 'rememberExit', params: ({ event }) => event },
                 'countRestart',
                 'countChildFailure',

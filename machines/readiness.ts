@@ -1,10 +1,12 @@
 /**
  * Readiness as the status server reports it, derived from the lifecycle's snapshot alone: the
  * `ready` tag says whether, the state and context say why not. Nothing here calls Envoy; a probe
- * costs one snapshot read (Istio 1.5 called the admin API twice per probe, spec §5.2).
+ * costs one snapshot read (Istio 1.5 called the admin API twice per probe:
+ * pilot/cmd/pilot-agent/status/ready/probe.go reads /server_info and /stats).
  */
 import type { SnapshotFrom } from 'xstate';
-import type { AdminStatus, envoyLifecycleMachine, LifecycleContext } from './envoy-lifecycle.js';
+import type { envoyLifecycleMachine } from './envoy-lifecycle.js';
+import { statusReason } from './lifecycle/admin-status.js';
 
 export type LifecycleSnapshot = SnapshotFrom<typeof envoyLifecycleMachine>;
 
@@ -43,28 +45,4 @@ function notReadyReason(snapshot: LifecycleSnapshot): string {
   if (snapshot.matches({ starting: 'preparing' })) return 'generating the Envoy bootstrap';
   if (snapshot.matches({ starting: 'spawning' })) return 'starting Envoy';
   return statusReason(c);
-}
-
-/** Istio's wording (spec §5.2, §5.7) for an Envoy that answers but is not ready. */
-function statusReason(c: LifecycleContext): string {
-  const s: AdminStatus | null = c.status;
-  if (!s) {
-    return c.adminError
-      ? `Envoy admin API not answering: ${c.adminError}`
-      : 'waiting for the Envoy admin API';
-  }
-  if (c.adminError && c.adminFailures >= c.settings.adminLostThreshold) {
-    return `Envoy admin API not answering: ${c.adminError}`;
-  }
-  if (s.state === null) return 'server.state is not yet updated';
-  if (s.state !== 'LIVE') return `server is not live, current state is: ${s.state}`;
-  if (!s.workersStarted) return 'workers have not yet started';
-  if (!c.configSeen) {
-    const counts = `cds updates: ${s.cds.success} successful, ${s.cds.rejected} rejected; lds updates: ${s.lds.success} successful, ${s.lds.rejected} rejected`;
-    if (s.cds.rejected > 0 || s.lds.rejected > 0)
-      return `config received from XDS server, but was rejected: ${counts}`;
-    if (s.cds.success > 0 || s.lds.success > 0) return `config not fully received from XDS server: ${counts}`;
-    return `config not received from XDS server (is Istiod running?): ${counts}`;
-  }
-  return 'Envoy is not ready';
 }

@@ -30,6 +30,20 @@ export const EXIT_CODES = {
 export type ErrorKind = Exclude<keyof typeof EXIT_CODES, 'ok'>;
 
 /**
+ * How a run ended: the process exit code (one of EXIT_CODES) and, for the user, why. The lifecycle
+ * machine ends with one and the CLI prints its reason on stderr when the code is not 0.
+ */
+export interface RunOutcome {
+  exitCode: number;
+  reason: string;
+}
+
+/** Text on one line: line breaks and the blanks around them become one space. */
+export function oneLine(text: string): string {
+  return text.replace(/\s*\n\s*/g, ' ');
+}
+
+/**
  * An error meant for the user: a single line that names the flag, file or field at fault. The CLI
  * prints `message` (never a stack) and exits with `exitCode`.
  */
@@ -38,7 +52,7 @@ export class AgentError extends Error {
   readonly kind: ErrorKind;
 
   constructor(kind: ErrorKind, message: string, options?: { cause?: unknown }) {
-    super(message.replace(/\s*\n\s*/g, ' '), options);
+    super(oneLine(message), options);
     this.kind = kind;
   }
 
@@ -62,6 +76,5 @@ export function usageError(message: string): AgentError {
 
 /** The message of any thrown value, on one line. */
 export function messageOf(err: unknown): string {
-  const text = err instanceof Error ? err.message : String(err);
-  return text.replace(/\s*\n\s*/g, ' ');
+  return oneLine(err instanceof Error ? err.message : String(err));
 }

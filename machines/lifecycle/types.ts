@@ -4,6 +4,8 @@
  * `machines/envoy-lifecycle.ts`.
  */
 
+import type { RunOutcome } from '../../src/errors.js';
+
 /** `envoy.admin.v3.ServerInfo.State`, as `server.state` reports it (0, 1, 2, 3). */
 export type ServerState = 'LIVE' | 'DRAINING' | 'PRE_INITIALIZING' | 'INITIALIZING';
 
@@ -65,10 +67,8 @@ export interface LifecycleInput {
   settings: LifecycleSettings;
 }
 
-export interface LifecycleOutput {
-  exitCode: number;
-  reason: string;
-}
+/** The lifecycle ends with the run's outcome: its exit code and why. */
+export type LifecycleOutput = RunOutcome;
 
 export type LifecycleEvent =
   | { type: 'SHUTDOWN' }

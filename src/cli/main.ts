@@ -22,7 +22,7 @@ import {
 import { goQuote } from '../config/go-values.js';
 import type { NetworkInterfaces } from '../config/identity.js';
 import type { ResolveHost } from '../config/statsd.js';
-import { AgentError, EXIT_CODES, messageOf, usageError } from '../errors.js';
+import { AgentError, EXIT_CODES, messageOf, oneLine, usageError } from '../errors.js';
 import { createLogger, defaultScopeLevel, type Logger } from '../log.js';
 import { canonicalTokens, tokenizeGoFlags } from './argv.js';
 import { buildInfo } from './build-info.js';
@@ -124,7 +124,7 @@ function buildProgram(session: Session): Command {
     .allowExcessArguments(true);
   const proxyOptions = addOptions(proxy, PROXY_FLAGS);
   proxy.action(async (type: string | undefined) => {
-    session.exitCode = await runProxyCommand({
+    const outcome = await runProxyCommand({
       role: type,
       flags: parseFlagValues(PROXY_FLAGS, givenValues(proxy, proxyOptions)),
       logFlags: session.logFlags,
@@ -135,6 +135,9 @@ function buildProgram(session: Session): Command {
       ...(io.interfaces ? { interfaces: io.interfaces } : {}),
       ...(io.resolveHost ? { resolveHost: io.resolveHost } : {}),
     });
+    // A run that ends in failure says why, in one line, as every other failure does.
+    if (outcome.exitCode !== 0) io.stderr.write(`${oneLine(outcome.reason)}\n`);
+    session.exitCode = outcome.exitCode;
   });
 
   const version = program

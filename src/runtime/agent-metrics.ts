@@ -1,28 +1,27 @@
 /**
- * The agent's own metrics, derived from the same machine snapshots as readiness and the logs:
- * gauges read the current snapshot when scraped, counters follow what the snapshots show
- * happened. Nothing here decides anything.
+ * The agent's own metrics. Gauges read the lifecycle's current snapshot when scraped (readiness,
+ * epoch, processes, budget); counters, the state gauge and the drain histogram follow the
+ * decisions the machines announce. Nothing here decides anything, and nothing names a state.
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { AnyActorRef, InspectionEvent } from 'xstate';
-import type { CertContext } from '../../machines/cert-rotation.js';
-import type { LifecycleEvent } from '../../machines/envoy-lifecycle.js';
+import { LIFECYCLE_PHASES, type LifecyclePhase } from '../../machines/envoy-lifecycle.js';
 import { type LifecycleSnapshot, readinessOf } from '../../machines/readiness.js';
+import { type DecisionObserver, onDecisions } from './decisions.js';
 
-const topState = (value: unknown): string =>
-  typeof value === 'string' ? value : (Object.keys(value as object)[0] ?? '');
-
-/** Registers the lifecycle metrics; returns the inspection observer that keeps the counters. */
-export function lifecycleMetrics(registry: Registry, lifecycle: () => LifecycleSnapshot | undefined) {
-  const states = ['starting', 'live', 'ready', 'hotRestarting', 'crashedBackoff', 'draining', 'stopping'];
+/** Registers the lifecycle metrics; returns the decision observer that keeps the counters. */
+export function lifecycleMetrics(
+  registry: Registry,
+  lifecycle: () => LifecycleSnapshot | undefined,
+): DecisionObserver {
+  let phase: LifecyclePhase | undefined;
   new Gauge({
     name: 'pilot_agent_envoy_state',
     help: 'Envoy lifecycle state of the agent: 1 for the current state, 0 for the others',
     labelNames: ['state'],
     registers: [registry],
     collect() {
-      const current = topState(lifecycle()?.value);
-      for (const state of states) this.set({ state }, state === current ? 1 : 0);
+      const current = lifecycle()?.status === 'active' ? phase : undefined;
+      for (const state of LIFECYCLE_PHASES) this.set({ state }, state === current ? 1 : 0);
     },
   });
   new Gauge({
@@ -91,44 +90,24 @@ export function lifecycleMetrics(registry: Registry, lifecycle: () => LifecycleS
     registers: [registry],
   });
 
-  let lastLifecycleState = '';
-  let lastHotRestarts = 0;
-  let lastRotations = 0;
-  let lastCertState = '';
   let drainStarted: number | undefined;
-
-  return (ev: InspectionEvent) => {
-    if (ev.type !== '@xstate.snapshot') return;
-    const id = (ev.actorRef as AnyActorRef).id;
-    if (id === 'lifecycle') {
-      const snapshot = ev.snapshot as LifecycleSnapshot;
-      const event = ev.event as LifecycleEvent;
-      const state = topState(snapshot.value);
-      if (event.type === 'EPOCH.EXITED') {
-        exits.inc({
-          outcome: event.signal ? `signal:${event.signal}` : event.code === 0 ? 'clean' : 'error',
-        });
-      }
-      if (state !== lastLifecycleState) {
-        if (lastLifecycleState === 'crashedBackoff' && state === 'starting') restarts.inc();
-        if (state === 'draining') drainStarted = Date.now();
-        if (lastLifecycleState === 'draining' && drainStarted !== undefined) {
-          drains.observe((Date.now() - drainStarted) / 1000);
-          drainStarted = undefined;
-        }
-        lastLifecycleState = state;
-      }
-      const done = snapshot.context.hotRestarts;
-      if (done > lastHotRestarts) hotRestarts.inc(done - lastHotRestarts);
-      lastHotRestarts = done;
-    } else if (id === 'certs') {
-      const snapshot = ev.snapshot as unknown as { value: unknown; context: CertContext };
-      const done = snapshot.context.rotations;
-      if (done > lastRotations) rotations.inc(done - lastRotations);
-      lastRotations = done;
-      const state = topState(snapshot.value);
-      if (state === 'rejected' && lastCertState !== 'rejected') rejectedRotations.inc();
-      lastCertState = state;
-    }
-  };
+  return onDecisions({
+    'envoy.phase': (d) => {
+      phase = d.phase;
+    },
+    'envoy.exited': (d) =>
+      exits.inc({ outcome: d.signal ? `signal:${d.signal}` : d.code === 0 ? 'clean' : 'error' }),
+    'envoy.restarting': () => restarts.inc(),
+    'envoy.hotRestartCompleted': () => hotRestarts.inc(),
+    'envoy.draining': () => {
+      drainStarted = Date.now();
+    },
+    'envoy.stopping': () => {
+      if (drainStarted === undefined) return;
+      drains.observe((Date.now() - drainStarted) / 1000);
+      drainStarted = undefined;
+    },
+    'certs.rotated': () => rotations.inc(),
+    'certs.rejected': () => rejectedRotations.inc(),
+  });
 }

@@ -8,21 +8,21 @@
  * `gc` exists when Node runs with --expose-gc, which bin/pilot-agent.js passes; without it this
  * does nothing.
  */
-import type { AnyActorRef, InspectionEvent } from 'xstate';
-import type { LifecycleSnapshot } from '../../machines/readiness.js';
+import { type DecisionObserver, onDecisions } from './decisions.js';
 
-export function collectWhenSettled() {
+export function collectWhenSettled(): DecisionObserver {
   const gc = (globalThis as { gc?: () => void }).gc;
-  /** The hot-restart count at the last collection; -1 until start-up's. */
-  let collectedAt = -1;
-  return (ev: InspectionEvent) => {
-    if (!gc || ev.type !== '@xstate.snapshot' || (ev.actorRef as AnyActorRef).id !== 'lifecycle') return;
-    const snapshot = ev.snapshot as LifecycleSnapshot;
-    const hotRestarts = snapshot.context.hotRestarts;
-    // Start-up is over once Envoy is ready; a hot restart once it is counted.
-    const settled = hotRestarts > 0 || snapshot.hasTag('ready');
-    if (!settled || hotRestarts <= collectedAt) return;
-    collectedAt = hotRestarts;
-    setImmediate(gc).unref();
+  let startedUp = false;
+  const collect = () => {
+    if (gc) setImmediate(gc).unref();
   };
+  return onDecisions({
+    // Start-up is over once Envoy is first ready; later readiness (after a crash) is not start-up.
+    'envoy.ready': () => {
+      if (startedUp) return;
+      startedUp = true;
+      collect();
+    },
+    'envoy.hotRestartCompleted': collect,
+  });
 }

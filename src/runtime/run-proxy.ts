@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { createActor, fromPromise, type InspectionEvent, type SnapshotFrom, toPromise } from 'xstate';
-import { agentMachine, INTERNAL_ERROR_EXIT } from '../../machines/agent.js';
+import { agentMachine, INTERNAL_ERROR_EXIT, SYSTEM_IDS } from '../../machines/agent.js';
 import {
   type CertReading,
   type CertRotationSettings,
@@ -27,12 +27,14 @@ import { adminHost, createAdminClient, drainListenersPath } from '../envoy/admin
 import { buildEnvoyArgs } from '../envoy/argv.js';
 import { adminPollerActor, connectionPollerActor } from '../envoy/pollers.js';
 import { envoyEpochActor, envoyProcesses, validateEpochActor } from '../envoy/process.js';
-import { AgentError, kindOfExitCode, messageOf } from '../errors.js';
+import { messageOf, type RunOutcome } from '../errors.js';
 import { createAgentRegistry } from '../status/metrics.js';
 import { type StatusOptions, statusOptionsFromConfig } from '../status/options.js';
 import { buildStatusServer, listenStatusServer, type StatusServer } from '../status/server.js';
 import { lifecycleMetrics } from './agent-metrics.js';
 import { createDebugSource } from './debug-source.js';
+import { decisionLog } from './decision-log.js';
+import { decisionFeed } from './decisions.js';
 import type { InspectorRelay } from './inspect.js';
 import { collectWhenSettled } from './memory.js';
 import { osSignalsActor } from './signals.js';
@@ -113,7 +115,8 @@ export function provideLifecycle(config: AgentConfig, log: Logger) {
       drainListeners: fromPromise<void, { skipExit: boolean }>(async ({ input, signal }) => {
         const path = drainListenersPath(config.node.type, input.skipExit);
         // During a hot restart the admin port passes from parent to child and is closed for an
-        // instant (envoy-process-behaviour §2.3 step 4): a refused request is retried for up to 1 s.
+        // instant (the child asks its parent to close it before opening its own, Envoy
+        // `HotRestartingChild::sendParentAdminShutdownRequest`): a refused request is retried for up to 1 s.
         const deadline = Date.now() + 1_000;
         for (;;) {
           try {
@@ -154,7 +157,7 @@ function fanOut(...observers: ((ev: InspectionEvent) => void)[]) {
   };
 }
 
-export async function runProxy(config: AgentConfig, log: Logger): Promise<number> {
+export async function runProxy(config: AgentConfig, log: Logger): Promise<RunOutcome> {
   const statusOptions = await preflight(config);
   const registry = createAgentRegistry();
   let lifecycleSnapshot = (): LifecycleSnapshot | undefined => undefined;
@@ -169,11 +172,15 @@ export async function runProxy(config: AgentConfig, log: Logger): Promise<number
     input: { lifecycle: { settings: lifecycleSettings(config) }, certs: { settings: certSettings(config) } },
     inspect: fanOut(
       transitionLogger(log),
-      lifecycleMetrics(registry, () => lifecycleSnapshot()),
-      collectWhenSettled(),
+      decisionFeed(
+        decisionLog(log),
+        lifecycleMetrics(registry, () => lifecycleSnapshot()),
+        collectWhenSettled(),
+      ),
     ),
   });
-  lifecycleSnapshot = () => root.system.get('lifecycle')?.getSnapshot() as LifecycleSnapshot | undefined;
+  lifecycleSnapshot = () =>
+    root.system.get(SYSTEM_IDS.lifecycle)?.getSnapshot() as LifecycleSnapshot | undefined;
 
   // Whatever happens to the agent, no Envoy outlives it.
   const onExit = () => {
@@ -182,7 +189,7 @@ export async function runProxy(config: AgentConfig, log: Logger): Promise<number
   };
   process.on('exit', onExit);
   let failInternally: (err: unknown) => void = () => {};
-  const internalFailure = new Promise<number>((resolve) => {
+  const internalFailure = new Promise<RunOutcome>((resolve) => {
     let failed = false;
     failInternally = (err) => {
       // Once: a failure while reporting a failure (a broken log stream) must not loop.
@@ -194,7 +201,7 @@ export async function runProxy(config: AgentConfig, log: Logger): Promise<number
       } catch {
         // nowhere left to report it
       }
-      resolve(INTERNAL_ERROR_EXIT);
+      resolve({ exitCode: INTERNAL_ERROR_EXIT, reason: `internal error: ${messageOf(err)}` });
     };
   });
   process.on('uncaughtException', failInternally);
@@ -210,18 +217,14 @@ export async function runProxy(config: AgentConfig, log: Logger): Promise<number
   try {
     root.start();
     const outcome = toPromise(root).then(
-      (output) => {
-        if (output.exitCode === 0) {
-          log.info({ exitCode: 0, reason: output.reason }, 'agent finished');
-          return 0;
-        }
-        // A failure the user must see: one line on stderr from the CLI, with its exit code.
-        log.error({ exitCode: output.exitCode, reason: output.reason }, 'agent failed');
-        return new AgentError(kindOfExitCode(output.exitCode), output.reason);
+      (output): RunOutcome => {
+        if (output.exitCode === 0) log.info({ exitCode: 0, reason: output.reason }, 'agent finished');
+        else log.error({ exitCode: output.exitCode, reason: output.reason }, 'agent failed');
+        return output;
       },
       (err: unknown) => {
         failInternally(err);
-        return INTERNAL_ERROR_EXIT;
+        return internalFailure;
       },
     );
     // After Envoy's spawn is under way: the status server is not on the start-up critical path.
@@ -252,9 +255,7 @@ export async function runProxy(config: AgentConfig, log: Logger): Promise<number
         log.child({ component: 'inspect' }),
       );
     }
-    const result = await Promise.race([outcome, internalFailure]);
-    if (result instanceof AgentError) throw result;
-    return result;
+    return await Promise.race([outcome, internalFailure]);
   } finally {
     await inspector?.close().catch(() => {});
     await status?.close().catch(() => {});

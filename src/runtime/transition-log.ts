@@ -1,106 +1,61 @@
 /**
- * One log line per lifecycle state change, with the facts an operator needs to read a crash loop
- * or a hot restart from the log alone: epoch, pid, exit code or signal, and the reason. And the
- * certificate rotation's decisions: a new set, a set that does not validate yet, one that never
- * did (one error line), and the wait for missing files.
+ * A debug-level trace of the statecharts: one line each time a machine's state value changes,
+ * with the event that changed it (`--log_output_level debug`). It names states because that is
+ * what it traces; operators read the decision log (decision-log.ts), which does not. For the Envoy
+ * lifecycle each line also carries what a probe would answer, the epoch, the serving pid, the
+ * restart count and the last hot-restart notice, so a run can be replayed from the log.
  */
 import type { Logger } from 'pino';
-import type { AnyActorRef, InspectionEvent } from 'xstate';
-import type { CertContext } from '../../machines/cert-rotation.js';
-import type { LifecycleContext, LifecycleEvent } from '../../machines/envoy-lifecycle.js';
+import { type AnyActorRef, type AnyMachineSnapshot, type InspectionEvent, isMachineSnapshot } from 'xstate';
+import { envoyLifecycleMachine } from '../../machines/envoy-lifecycle.js';
+import { currentOf } from '../../machines/lifecycle/process-table.js';
 import { type LifecycleSnapshot, readinessOf } from '../../machines/readiness.js';
 
-const stateText = (value: unknown): string =>
+/** `{ starting: 'spawning' }` → `starting.spawning`; parallel regions joined with commas. */
+export const stateText = (value: unknown): string =>
   typeof value === 'string'
     ? value
     : Object.entries(value as Record<string, unknown>)
         .map(([k, v]) => `${k}.${stateText(v)}`)
         .join(',');
 
-/** Log lines for the certificate rotation: only its decisions, not its every settle window. */
-function certLogger(log: Logger) {
-  let previous = '';
-  let rotations = 0;
-  return (snapshot: { value: unknown; context: CertContext }) => {
-    const state = stateText(snapshot.value);
-    const c = snapshot.context;
-    if (c.rotations > rotations) {
-      rotations = c.rotations;
-      log.info({ sha256: c.current }, 'certificates changed: hot-restarting Envoy with the new set');
-    }
-    if (state === previous) return;
-    const from = previous;
-    previous = state;
-    const problems = c.rejected
-      ? [...c.rejected.missing.map((f) => `${f}: missing`), ...c.rejected.problems]
-      : [];
-    if (state === 'initial.waitingForFiles') {
-      log.info({ missing: c.rejected?.missing }, 'waiting for certificate files');
-    } else if (state === 'torn') {
-      log.warn({ problems }, 'certificate rotation incomplete: waiting for the rest of it');
-    } else if (state === 'rejected') {
-      log.error(
-        { problems },
-        `certificate rotation rejected: ${problems.join('; ')}; Envoy keeps serving the previous certificates`,
-      );
-    } else if (state === 'watching' && from === 'checking') {
-      log.debug('certificates unchanged');
-    }
+function lifecycleFields(snapshot: LifecycleSnapshot) {
+  const c = snapshot.context;
+  const readiness = readinessOf(snapshot);
+  return {
+    epoch: c.epoch,
+    pid: currentOf(c.procs)?.pid ?? undefined,
+    restarts: c.restarts,
+    ready: readiness.ready,
+    reason: readiness.reason || undefined,
+    notice: c.notice ?? undefined,
   };
 }
 
-export function transitionLogger(log: Logger, lifecycleId = 'lifecycle') {
-  let previous = '';
-  const certs = certLogger(log.child({ component: 'certs' }));
+export function transitionLogger(log: Logger) {
+  /** The last state value seen, per actor. */
+  const previous = new Map<string, string>();
   return (ev: InspectionEvent) => {
-    if (ev.type !== '@xstate.snapshot') return;
-    const id = (ev.actorRef as AnyActorRef).id;
-    if (id === 'certs') return certs(ev.snapshot as unknown as { value: unknown; context: CertContext });
-    if (id !== lifecycleId) return;
-    const snapshot = ev.snapshot as LifecycleSnapshot;
-    const event = ev.event as LifecycleEvent;
-    const c: LifecycleContext = snapshot.context;
-    const state = stateText(snapshot.value);
-
-    if (event.type === 'EPOCH.EXITED') {
-      const fields = {
-        epoch: event.epoch,
-        code: event.code,
-        signal: event.signal,
-        failure: event.failure ?? undefined,
-      };
-      if (event.signal === 'SIGKILL' && state !== 'stopping' && !state.startsWith('starting')) {
-        log.warn(
-          fields,
-          'Envoy was killed (SIGKILL): it may have been out of memory, check memory usage and limits',
-        );
-      } else {
-        log.info(
-          fields,
-          event.code === 0
-            ? `Envoy epoch ${event.epoch} exited normally`
-            : `Envoy epoch ${event.epoch} exited with an error`,
-        );
-      }
-    }
-    if (state === previous) return;
-    const from = previous;
-    previous = state;
-    const current = c.procs.find((p) => p.role === 'current');
-    const readiness = readinessOf(snapshot);
-    log.info(
+    if (ev.type !== '@xstate.snapshot' || !isMachineSnapshot(ev.snapshot) || !log.isLevelEnabled('debug'))
+      return;
+    const snapshot = ev.snapshot as AnyMachineSnapshot;
+    const actor = ev.actorRef as AnyActorRef;
+    const to = stateText(snapshot.value);
+    const from = previous.get(actor.sessionId) ?? '';
+    if (to === from) return;
+    previous.set(actor.sessionId, to);
+    if (snapshot.status !== 'active') previous.delete(actor.sessionId);
+    const machine = snapshot.machine.id;
+    const lifecycle = machine === envoyLifecycleMachine.id;
+    log.debug(
       {
+        machine,
         from: from || undefined,
-        to: state,
-        event: event.type,
-        epoch: c.epoch,
-        pid: current?.pid ?? undefined,
-        restarts: c.restarts,
-        ready: readiness.ready,
-        reason: readiness.reason || undefined,
-        notice: c.notice ?? undefined,
+        to,
+        event: ev.event.type,
+        ...(lifecycle ? lifecycleFields(snapshot as LifecycleSnapshot) : {}),
       },
-      `envoy lifecycle: ${from ? `${from} -> ` : ''}${state}`,
+      `${lifecycle ? 'envoy lifecycle' : machine}: ${from ? `${from} -> ` : ''}${to}`,
     );
   };
 }

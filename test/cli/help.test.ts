@@ -56,7 +56,7 @@ describe('--help', () => {
     const { code } = await runMain(['proxy', 'router', '--help'], {
       runProxy: async () => {
         ran = true;
-        return 0;
+        return { exitCode: 0, reason: '' };
       },
     });
     expect(code).toBe(0);

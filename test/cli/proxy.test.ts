@@ -18,7 +18,7 @@ async function proxy(argv: string[], env: Record<string, string> = {}) {
   const configs: AgentConfig[] = [];
   const runProxy: RunProxy = async (config) => {
     configs.push(config);
-    return 0;
+    return { exitCode: 0, reason: '' };
   };
   const result = await runMain(argv, {
     runProxy,
@@ -52,7 +52,7 @@ describe('pilot-agent proxy: command line', () => {
 
   it('returns the exit code of the runtime', async () => {
     const result = await runMain(['proxy'], {
-      runProxy: async () => 3,
+      runProxy: async () => ({ exitCode: 3, reason: 'Envoy kept crashing' }),
       interfaces: {},
       env: {},
     });

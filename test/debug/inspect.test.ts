@@ -227,7 +227,11 @@ describe('pilot-agent proxy --inspect', () => {
     expect(await tryConnect('127.0.0.1', port)).toBe('connected');
 
     const offPort = await freePort();
-    const off = await agent({ env: { PILOT_AGENT_INSPECT_PORT: String(offPort) } });
+    // At the default level: debug lines list every flag, `--inspect` among them.
+    const off = await agent({
+      env: { PILOT_AGENT_INSPECT_PORT: String(offPort) },
+      args: ['--log_output_level', 'default:info'],
+    });
     await off.waitReady();
     expect(await tryConnect('127.0.0.1', offPort)).toBe('ECONNREFUSED');
     expect(off.lines.some((l) => /inspect/i.test(l))).toBe(false);

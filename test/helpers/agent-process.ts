@@ -140,6 +140,8 @@ export async function startAgent(options: AgentOptions = {}) {
     '3s',
     '--baseId',
     String(baseId),
+    // The lifecycle's state trace (one debug line per state change) is what tests wait on.
+    ...((options.args ?? []).includes('--log_output_level') ? [] : ['--log_output_level', 'default:debug']),
     ...(options.args ?? []),
   ];
   const simEnv = Object.fromEntries(

@@ -3,7 +3,14 @@
  * part of Envoy (spawned, exited, admin status) and of time, and see what the machine asked for:
  * spawns with their argv, signals per process, drain calls, renders and validations.
  */
-import { type AnyActorRef, createActor, fromCallback, fromPromise, SimulatedClock } from 'xstate';
+import {
+  type AnyActorRef,
+  createActor,
+  fromCallback,
+  fromPromise,
+  type InspectionEvent,
+  SimulatedClock,
+} from 'xstate';
 import {
   type AdminStatus,
   type EpochCommand,
@@ -43,6 +50,8 @@ export interface HarnessOptions {
   prepareFails?: boolean | number;
   /** Reject validateEpoch with this reason. */
   validateFails?: string;
+  /** Observes the actor system, as the runtime's observers do. */
+  inspect?: (ev: InspectionEvent) => void;
 }
 
 /** A status as Envoy reports it through `/stats?usedonly`. */
@@ -106,7 +115,11 @@ export function fakeEffects(options: HarnessOptions = {}) {
 export function startLifecycle(options: HarnessOptions = {}) {
   const clock = new SimulatedClock();
   const { machine, settings, spawns, prepared, validated, drainRequests, pollers } = fakeEffects(options);
-  const actor = createActor(machine, { clock, input: { settings } });
+  const actor = createActor(machine, {
+    clock,
+    input: { settings },
+    ...(options.inspect ? { inspect: options.inspect } : {}),
+  });
   actor.start();
 
   const lastSpawn = (): SpawnRecord => {

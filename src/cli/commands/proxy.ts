@@ -16,11 +16,12 @@ import type { NetworkInterfaces } from '../../config/identity.js';
 import { loadAgentConfig } from '../../config/load.js';
 import type { ResolveHost } from '../../config/statsd.js';
 import type { AgentConfig } from '../../config/types.js';
+import type { RunOutcome } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { buildInfo, buildInfoString } from '../build-info.js';
 
-/** `src/runtime/run-proxy.ts`: runs the agent and resolves with the process exit code. */
-export type RunProxy = (config: AgentConfig, log: Logger) => Promise<number>;
+/** `src/runtime/run-proxy.ts`: runs the agent and resolves with how it ended. */
+export type RunProxy = (config: AgentConfig, log: Logger) => Promise<RunOutcome>;
 
 export interface ProxyCommandInput {
   role: string | undefined;
@@ -42,7 +43,7 @@ function entries<T extends Readonly<Record<string, FlagSpec>>>(
   return Object.entries(table).map(([name, spec]) => [name, spec, values[name as keyof T]]);
 }
 
-export async function runProxyCommand(input: ProxyCommandInput): Promise<number> {
+export async function runProxyCommand(input: ProxyCommandInput): Promise<RunOutcome> {
   const { log } = input;
   // Istio `cmd.PrintFlags`: every flag, as `FLAG: --name="value"` (we log them at debug level).
   for (const line of flagLogLines([
