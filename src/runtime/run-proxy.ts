@@ -117,8 +117,8 @@ export function provideLifecycle(config: AgentConfig, log: Logger) {
       drainListeners: fromPromise<void, { skipExit: boolean }>(async ({ input, signal }) => {
         const path = drainListenersPath(config.node.type, input.skipExit);
         // During a hot restart the admin port passes from parent to child and is closed for an
-        // instant (envoy-process-behaviour §2.3 step 4): a refused request is retried. Attempts and
-        // retries end within the planned bound, which the shutdown deadline counts on.
+        // instant: a refused request is retried. Attempts and retries end within the planned bound,
+        // which the shutdown deadline counts on.
         const deadline = Date.now() + drainRequestMs;
         for (;;) {
           try {
