@@ -128,6 +128,11 @@ export const DEFAULT_LIFECYCLE = deepFreeze({
 export const AGENT_LIMITS = deepFreeze({
   /** After SIGKILL, how long an Envoy may take to be reaped before we call it stuck. */
   stuckTimeoutMs: 5_000,
+  /**
+   * The shutdown's drain request (`POST /drain_listeners`), retries included, ends within this: the
+   * admin port is closed for an instant while a hot restart hands it to the child.
+   */
+  drainRequestMs: 1_000,
   /** A hot-restart child must go LIVE within this, or it is abandoned and epoch N keeps serving. */
   handoverTimeoutMs: 60_000,
   /** Failed admin polls in a row before a ready Envoy stops counting as ready (≥ 3 s at 1 s polls). */

@@ -17,6 +17,8 @@ export interface AgentEnv {
   instanceIp: string;
   istioNamespace: string;
   terminationDrainMs: number;
+  /** TERMINATION_GRACE_PERIOD_SECONDS × 1000, or null when unset. */
+  terminationGracePeriodMs: number | null;
   exitOnZeroActiveConnections: boolean;
   minimumDrainMs: number;
   autoMtlsEnabled: boolean;
@@ -62,6 +64,23 @@ function terminationDrainMs(env: Env): number {
   const seconds = parseGoAtoi(raw);
   if (seconds === undefined || seconds < 0) {
     throw usageError(`${name}=${goQuote(raw)} must be a non-negative whole number of seconds`);
+  }
+  return seconds * 1000;
+}
+
+/**
+ * TERMINATION_GRACE_PERIOD_SECONDS: the pod's `terminationGracePeriodSeconds`, a whole number of
+ * seconds ≥ 0 as the pod spec takes it (ours, not Istio's). Unset or empty: no deadline is planned.
+ */
+function terminationGracePeriodMs(env: Env): number | null {
+  const name = 'TERMINATION_GRACE_PERIOD_SECONDS';
+  const raw = env[name];
+  if (raw === undefined || raw === '') return null;
+  const seconds = parseGoAtoi(raw);
+  if (seconds === undefined || seconds < 0) {
+    throw usageError(
+      `${name}=${goQuote(raw)} must be a non-negative whole number of seconds (the pod's terminationGracePeriodSeconds)`,
+    );
   }
   return seconds * 1000;
 }
@@ -113,6 +132,7 @@ export function readAgentEnv(env: Env): AgentEnv {
     instanceIp: stringVar(env, 'INSTANCE_IP'),
     istioNamespace: stringVar(env, 'ISTIO_NAMESPACE'),
     terminationDrainMs: terminationDrainMs(env),
+    terminationGracePeriodMs: terminationGracePeriodMs(env),
     exitOnZeroActiveConnections: boolVar(
       env,
       'EXIT_ON_ZERO_ACTIVE_CONNECTIONS',

@@ -30,6 +30,7 @@ import {
 } from './identity.js';
 import { isIpv6Proxy, parseIp } from './ip.js';
 import { type ParsedRemoteService, parseRemoteService } from './remote-service.js';
+import { shutdownPlan } from './shutdown-plan.js';
 import { type ResolveHost, resolveStatsdAddress } from './statsd.js';
 import type {
   AgentConfig,
@@ -297,6 +298,7 @@ export async function loadAgentConfig(input: LoadAgentConfigInput): Promise<Agen
     prometheusAnnotations: env.prometheusAnnotations,
     lifecycle: {
       terminationDrainMs: env.terminationDrainMs,
+      terminationGracePeriodMs: env.terminationGracePeriodMs,
       exitOnZeroActiveConnections: env.exitOnZeroActiveConnections,
       minimumDrainMs: env.minimumDrainMs,
       maximumDrainMs: flags.drainDuration,
@@ -312,5 +314,22 @@ export async function loadAgentConfig(input: LoadAgentConfigInput): Promise<Agen
     env: env.env,
     ignoredFlags: ignored,
   };
+  // One deadline: the shutdown must end before kubelet's SIGKILL (shutdown-plan.ts).
+  const plan = shutdownPlan(config.lifecycle);
+  if (plan.warning !== null) {
+    log?.warn(
+      {
+        terminationGracePeriodMs: config.lifecycle.terminationGracePeriodMs,
+        shutdown: plan.timings,
+        worstCaseMs: plan.worstCaseMs,
+      },
+      plan.warning,
+    );
+  } else if (plan.budgetMs !== null) {
+    log?.info(
+      { worstCaseMs: plan.worstCaseMs, budgetMs: plan.budgetMs },
+      "The shutdown fits in the pod's grace period",
+    );
+  }
   return deepFreeze(config);
 }

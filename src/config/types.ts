@@ -87,6 +87,12 @@ export interface NodeIdentity {
 export interface LifecycleConfig {
   /** TERMINATION_DRAIN_DURATION_SECONDS × 1000 (default 5 s). */
   terminationDrainMs: number;
+  /**
+   * TERMINATION_GRACE_PERIOD_SECONDS × 1000: the pod's grace period, the time kubelet allows
+   * between its SIGTERM and its SIGKILL. null when unset. `shutdownPlan` (shutdown-plan.ts) fits
+   * the timings below into it; the fields here stay as configured.
+   */
+  terminationGracePeriodMs: number | null;
   /** EXIT_ON_ZERO_ACTIVE_CONNECTIONS. */
   exitOnZeroActiveConnections: boolean;
   /** MINIMUM_DRAIN_DURATION (default 5 s). */

@@ -22,6 +22,7 @@ import { buildNodeMetadata } from '../bootstrap/metadata.js';
 import { readCertificates } from '../certs/read.js';
 import { certWatcherActor } from '../certs/watcher.js';
 import { AGENT_LIMITS } from '../config/defaults.js';
+import { shutdownPlan } from '../config/shutdown-plan.js';
 import type { AgentConfig } from '../config/types.js';
 import { adminHost, createAdminClient, drainListenersPath } from '../envoy/admin.js';
 import { buildEnvoyArgs } from '../envoy/argv.js';
@@ -42,17 +43,19 @@ import { transitionLogger } from './transition-log.js';
 
 export function lifecycleSettings(config: AgentConfig): LifecycleSettings {
   const l = config.lifecycle;
+  // Shutdown timings as planned to end before kubelet's SIGKILL (the loader warned if shortened).
+  const shutdown = shutdownPlan(l).timings;
   return {
     restartBudget: l.restartBudget,
     restartBackoffInitialMs: l.restartBackoffInitialMs,
     restartBackoffMaxMs: l.restartBackoffMaxMs,
     budgetResetMs: l.budgetResetMs,
-    killGraceMs: l.killGraceMs,
-    stuckTimeoutMs: AGENT_LIMITS.stuckTimeoutMs,
-    terminationDrainMs: l.terminationDrainMs,
+    killGraceMs: shutdown.killGraceMs,
+    stuckTimeoutMs: shutdown.stuckTimeoutMs,
+    terminationDrainMs: shutdown.terminationDrainMs,
     exitOnZeroActiveConnections: l.exitOnZeroActiveConnections,
-    minimumDrainMs: l.minimumDrainMs,
-    maximumDrainMs: l.maximumDrainMs,
+    minimumDrainMs: shutdown.minimumDrainMs,
+    maximumDrainMs: shutdown.maximumDrainMs,
     handoverTimeoutMs: AGENT_LIMITS.handoverTimeoutMs,
     pollStartingMs: l.pollStartingMs,
     pollReadyMs: l.pollReadyMs,
@@ -92,6 +95,7 @@ export function provideLifecycle(config: AgentConfig, log: Logger) {
     timeoutMs: config.lifecycle.adminTimeoutMs,
   });
   const processDeps = { binaryPath: config.proxy.binaryPath, log: log.child({ component: 'envoy' }) };
+  const { drainRequestMs } = shutdownPlan(config.lifecycle).timings;
   // The same warning at every epoch (e.g. no pod-labels file outside Kubernetes) is said once.
   const warned = new Set<string>();
   const warnOnce = (message: string) => {
@@ -116,11 +120,13 @@ export function provideLifecycle(config: AgentConfig, log: Logger) {
         const path = drainListenersPath(config.node.type, input.skipExit);
         // During a hot restart the admin port passes from parent to child and is closed for an
         // instant (the child asks its parent to close it before opening its own, Envoy
-        // `HotRestartingChild::sendParentAdminShutdownRequest`): a refused request is retried for up to 1 s.
-        const deadline = Date.now() + 1_000;
+        // `HotRestartingChild::sendParentAdminShutdownRequest`): a refused request is retried.
+        // Attempts and retries end within the planned bound, which the shutdown deadline counts on.
+        const deadline = Date.now() + drainRequestMs;
         for (;;) {
           try {
-            const res = await admin.post(path);
+            const left = Math.max(1, deadline - Date.now());
+            const res = await admin.post(path, Math.min(config.lifecycle.adminTimeoutMs, left));
             log.info({ path, status: res.status }, 'asked Envoy to drain its listeners');
             return;
           } catch (err) {
@@ -129,7 +135,7 @@ export function provideLifecycle(config: AgentConfig, log: Logger) {
               log.warn({ path, err: messageOf(err) }, 'Error in invoking drain listeners endpoint');
               return;
             }
-            await new Promise((r) => setTimeout(r, 100));
+            await new Promise((r) => setTimeout(r, Math.min(100, Math.max(0, deadline - Date.now()))));
           }
         }
       }),

@@ -97,6 +97,7 @@ describe('loadAgentConfig: defaults and identity', () => {
     expect(config.ignoredFlags).toEqual([]);
     expect(config.lifecycle).toEqual({
       terminationDrainMs: 5_000,
+      terminationGracePeriodMs: null,
       exitOnZeroActiveConnections: false,
       minimumDrainMs: 5_000,
       maximumDrainMs: 45_000,
@@ -449,6 +450,14 @@ describe('loadAgentConfig: bootstrap template and environment', () => {
       'TERMINATION_DRAIN_DURATION_SECONDS="-1" must be a non-negative whole number of seconds',
     ],
     [
+      { TERMINATION_GRACE_PERIOD_SECONDS: '30s' },
+      'TERMINATION_GRACE_PERIOD_SECONDS="30s" must be a non-negative whole number of seconds',
+    ],
+    [
+      { TERMINATION_GRACE_PERIOD_SECONDS: '-5' },
+      'TERMINATION_GRACE_PERIOD_SECONDS="-5" must be a non-negative whole number of seconds',
+    ],
+    [
       { MINIMUM_DRAIN_DURATION: '5' },
       'MINIMUM_DRAIN_DURATION="5" must be a non-negative duration with a unit, such as "5s"',
     ],
@@ -472,6 +481,7 @@ describe('loadAgentConfig: bootstrap template and environment', () => {
         {
           env: {
             TERMINATION_DRAIN_DURATION_SECONDS: '',
+            TERMINATION_GRACE_PERIOD_SECONDS: '',
             EXIT_ON_ZERO_ACTIVE_CONNECTIONS: '',
             MINIMUM_DRAIN_DURATION: '',
           },
@@ -479,6 +489,29 @@ describe('loadAgentConfig: bootstrap template and environment', () => {
       ),
     );
     expect(config.lifecycle.terminationDrainMs).toBe(5_000);
+    expect(config.lifecycle.terminationGracePeriodMs).toBeNull();
+  });
+
+  it('warns once when the drain does not fit in the pod grace period, and keeps the configured values', async () => {
+    const { log, lines } = captureLogger();
+    const config = await loadAgentConfig(
+      input(
+        {},
+        { env: { TERMINATION_DRAIN_DURATION_SECONDS: '30', TERMINATION_GRACE_PERIOD_SECONDS: '20' }, log },
+      ),
+    );
+    const warnings = lines.filter((l) => l.level !== 'info' && l.level !== 'debug');
+    expect(warnings.map((l) => l.msg)).toEqual([
+      "The drain of 30s (TERMINATION_DRAIN_DURATION_SECONDS) and up to 11s to request it and stop Envoy do not fit in the pod's grace period of 20s (TERMINATION_GRACE_PERIOD_SECONDS) less 1s before kubelet's SIGKILL: the drain is shortened to 8s",
+    ]);
+    expect(config.lifecycle).toMatchObject({ terminationDrainMs: 30_000, terminationGracePeriodMs: 20_000 });
+  });
+
+  it('says nothing louder than info when the shutdown fits', async () => {
+    const { log, lines } = captureLogger();
+    await loadAgentConfig(input({}, { env: { TERMINATION_GRACE_PERIOD_SECONDS: '30' }, log }));
+    expect(lines.filter((l) => l.level !== 'info' && l.level !== 'debug')).toEqual([]);
+    expect(lines.map((l) => l.msg)).toContain("The shutdown fits in the pod's grace period");
   });
 });
 

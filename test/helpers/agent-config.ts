@@ -74,6 +74,7 @@ export function makeAgentConfig(overrides: AgentConfigOverrides = {}): AgentConf
     node: nodeIdentity(env, node),
     lifecycle: {
       terminationDrainMs: 5_000,
+      terminationGracePeriodMs: null,
       exitOnZeroActiveConnections: false,
       minimumDrainMs: 5_000,
       maximumDrainMs: proxy?.drainDurationMs ?? 45_000,
