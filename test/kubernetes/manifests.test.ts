@@ -144,7 +144,7 @@ async function loadAgent(template: PodTemplate) {
     env,
     runProxy: async (c) => {
       config = c;
-      return 0;
+      return { exitCode: 0, reason: '' };
     },
     interfaces: { eth0: [] },
     resolveHost: async () => {
