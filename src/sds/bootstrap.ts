@@ -8,7 +8,7 @@
  * - `sds_config`: a gRPC `api_config_source` on that cluster, v3 transport and resources, the
  *   node sent on the first request of a stream only; optionally an `initial_fetch_timeout` (Envoy's
  *   default is 15 s; Istio's pilot gives `default` and `ROOTCA` `0s`, wait forever:
- *   `pilot/pkg/model/authentication.go` `ConstructSdsSecretConfig`);
+ *   `pilot/pkg/security/model/authentication.go` `ConstructSdsSecretConfig`);
  * - `SdsSecretConfig`: a secret name with that `sds_config`, for `tls_certificate_sds_secret_configs`
  *   and `validation_context_sds_secret_config` of a `CommonTlsContext`.
  * Pure functions of the socket path and names.
