@@ -222,6 +222,32 @@ describe('StreamSecrets', () => {
   });
 });
 
+describe('a client that does not read', () => {
+  it('makes send() report false once responses queue up, so the caller can hold them back', async () => {
+    const { server, streams } = await serve();
+    const call = openStream(client(server.socketPath));
+    call.pause(); // Envoy not reading: HTTP/2 flow control stops the server's writes
+    call.write(encodeProto(DISCOVERY_REQUEST, { node: { id: 'n' }, resource_names: ['default'] }));
+    await waitUntil(() => streams.length === 1, 'the stream handed over');
+    const stream = streams[0] as SdsStream;
+    const big = Buffer.alloc(256 * 1024, 1);
+    const accepted: boolean[] = [];
+    for (let i = 0; i < 64 && !accepted.includes(false); i++) {
+      accepted.push(
+        stream.send({
+          versionInfo: `v${i}`,
+          resources: [{ typeUrl: SECRET_TYPE, value: big }],
+          typeUrl: SECRET_TYPE,
+          nonce: `${i}`,
+        }),
+      );
+    }
+    expect(accepted).toContain(false);
+    expect(accepted.length).toBeLessThan(64);
+    call.cancel();
+  });
+});
+
 describe('DeltaSecrets and FetchSecrets', () => {
   it('answer UNIMPLEMENTED, as Istio', async () => {
     const { server, streams } = await serve();
