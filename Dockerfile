@@ -15,7 +15,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends tini ca-certifi
 WORKDIR /app
 COPY --from=build /src/package.json ./
 COPY --from=build /src/node_modules ./node_modules
-COPY --from=build /src/dist/pilot-agent.mjs /src/dist/pilot-agent.mjs.map ./dist/
+# pilot-agent-sds.mjs: SDS mode's runtime, loaded only when SDS is on (tools/bundle.ts).
+COPY --from=build /src/dist/pilot-agent.mjs /src/dist/pilot-agent.mjs.map /src/dist/pilot-agent-sds.mjs /src/dist/pilot-agent-sds.mjs.map ./dist/
 COPY --from=build /src/bin ./bin
 COPY --from=build /src/visualizations ./visualizations
 RUN ln -s /app/bin/pilot-agent.js /usr/local/bin/pilot-agent && mkdir -p /etc/istio/proxy

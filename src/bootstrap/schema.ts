@@ -53,7 +53,15 @@ let cachedRoot: protobuf.Root | undefined;
 
 /** The loaded API (lazily, once per process). */
 export function envoyApiRoot(): protobuf.Root {
-  if (cachedRoot) return cachedRoot;
+  cachedRoot ??= loadEnvoyProtos(ROOT_FILES);
+  return cachedRoot;
+}
+
+/**
+ * Loads `.proto` files of Envoy's API (paths such as `envoy/service/discovery/v3/discovery.proto`)
+ * and everything they import, with protobufjs, field names as in the .proto files.
+ */
+export function loadEnvoyProtos(files: readonly string[]): protobuf.Root {
   const require = createRequire(import.meta.url);
   const deps = path.join(path.dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
   // google/protobuf/descriptor.proto (imported by the annotation protos) ships with protobufjs.
@@ -72,9 +80,8 @@ export function envoyApiRoot(): protobuf.Root {
     }
     return existsSync(target) ? target : null;
   };
-  root.loadSync(ROOT_FILES, { keepCase: true });
+  root.loadSync([...files], { keepCase: true });
   root.resolveAll();
-  cachedRoot = root;
   return root;
 }
 
