@@ -5,21 +5,30 @@
  * network. Envoy is the simulator (its record file on a mounted directory tells what it received).
  * Observed from the host only: the status port, podman, the record file, /proc read inside.
  */
-import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   AGENT_NODE_FLAGS,
   AGENT_SHEBANG_ENV,
-  freePort,
   httpGet,
   ROOT,
   type SimRecord,
   sampleReadiness,
 } from '../helpers/agent-process.js';
 import { type CertMaterial, makeCerts, writeSecretVolume } from '../helpers/certs.js';
-import { Container, type ContainerProcess, podman } from '../helpers/container.js';
+import {
+  Container,
+  type ContainerProcess,
+  ISTIO_PROXY_UID,
+  ownedDir as ownedDirIn,
+  podman,
+  SECURED,
+  SIDECAR_DRAIN_S,
+  type SidecarOptions,
+  startSidecar,
+} from '../helpers/container.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const images = inject('images');
@@ -27,8 +36,6 @@ const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
   version: string;
   license: string;
 };
-const ISTIO_PROXY_UID = 1337;
-const DRAIN_S = 2;
 
 let work: string;
 beforeAll(() => {
@@ -41,94 +48,12 @@ afterEach(async () => {
   await Promise.all(started.splice(0).map((c) => c.remove()));
 });
 
-/** A host directory the container's user owns, as a Kubernetes emptyDir gives it. */
-function ownedDir(name: string): string {
-  const dir = mkdtempSync(join(work, `${name}-`));
-  chownSync(dir, ISTIO_PROXY_UID, ISTIO_PROXY_UID);
-  return dir;
-}
+const ownedDir = (name: string) => ownedDirIn(work, name);
 
-/** Base ids above the range the host-side integration tests use: hot-restart sockets are per network. */
-let baseIds = 400_000 + (process.pid % 1000) * 100;
-
-/** What a Kubernetes pod spec with Istio's injected securityContext gives the proxy container. */
-const SECURED = ['--read-only', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges'];
-
-interface SidecarOptions {
-  env?: Record<string, string>;
-  args?: string[];
-  volumes?: string[];
-  image?: string;
-}
-
-async function sidecar(options: SidecarOptions = {}) {
-  const configPath = ownedDir('proxy');
-  const simDir = ownedDir('sim');
-  const statusPort = await freePort();
-  const adminPort = await freePort();
-  const baseId = baseIds++;
-  const container = await Container.start({
-    image: options.image ?? images.sidecar,
-    runId: images.runId,
-    flags: SECURED,
-    volumes: [`${configPath}:/etc/istio/proxy`, `${simDir}:/sim`, ...(options.volumes ?? [])],
-    env: {
-      POD_NAME: 'productpage-v1-7d4cd8f7c5-abcde',
-      POD_NAMESPACE: 'default',
-      INSTANCE_IP: '127.0.0.1',
-      TERMINATION_DRAIN_DURATION_SECONDS: String(DRAIN_S),
-      ENVOY_SIM_XDS_DELAY_MS: '50',
-      ENVOY_SIM_RECORD: '/sim/record.jsonl',
-      ...options.env,
-    },
-    args: [
-      'proxy',
-      'sidecar',
-      '--statusPort',
-      String(statusPort),
-      '--proxyAdminPort',
-      String(adminPort),
-      '--baseId',
-      String(baseId),
-      '--drainDuration',
-      '2s',
-      '--parentShutdownDuration',
-      '3s',
-      '--discoveryAddress',
-      'istiod.istio-system.svc:15012',
-      ...(options.args ?? []),
-    ],
-  });
-  started.push(container);
-  const records = (): SimRecord[] => {
-    try {
-      return readFileSync(join(simDir, 'record.jsonl'), 'utf8')
-        .split('\n')
-        .filter((l) => l.trim())
-        .map((l) => JSON.parse(l) as SimRecord);
-    } catch {
-      return [];
-    }
-  };
-  const ready = async (): Promise<number> => {
-    try {
-      return (await httpGet(statusPort, '/healthz/ready')).status;
-    } catch {
-      return 0;
-    }
-  };
-  const serving = () => records().filter((r) => r.event === 'start' && !(r.argv ?? []).includes('validate'));
-  return {
-    container,
-    configPath,
-    statusPort,
-    adminPort,
-    baseId,
-    records,
-    serving,
-    ready,
-    waitReady: () => waitUntil(async () => (await ready()) === 200, 'readiness 200', { timeoutMs: 30_000 }),
-  };
+async function sidecar(options: Omit<SidecarOptions, 'image' | 'runId' | 'work'> & { image?: string } = {}) {
+  const s = await startSidecar({ image: images.sidecar, runId: images.runId, work, ...options });
+  started.push(s.container);
+  return s;
 }
 
 const isEnvoy = (p: ContainerProcess) => p.cmdline.includes('/usr/local/bin/envoy');
@@ -233,7 +158,7 @@ describe('the image', () => {
     expect(first503?.t).toBeLessThan(sigterm.t);
     expect(samples.filter((x) => x.t >= t0 && x.t < sigterm.t).map((x) => x.status)).not.toContain(0);
     process.stderr.write(
-      `podman stop -t 30 → exit ${stopMs} ms (drain ${DRAIN_S * 1000} ms); first 503 after ${(first503?.t ?? 0) - t0} ms; ` +
+      `podman stop -t 30 → exit ${stopMs} ms (drain ${SIDECAR_DRAIN_S * 1000} ms); first 503 after ${(first503?.t ?? 0) - t0} ms; ` +
         `drain_listeners → Envoy SIGTERM ${sigterm.t - (drain?.t ?? 0)} ms\n`,
     );
   });

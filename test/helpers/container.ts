@@ -20,6 +20,7 @@
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
+  chownSync,
   copyFileSync,
   cpSync,
   existsSync,
@@ -34,7 +35,8 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { build } from 'esbuild';
-import { alive, ROOT } from './agent-process.js';
+import { alive, freePort, httpGet, ROOT, type SimRecord } from './agent-process.js';
+import { waitUntil } from './wait.js';
 
 /** The label every image and container of one run carries; its value is the run id. */
 export const RUN_LABEL = 'pilot-agent.test.run';
@@ -571,3 +573,112 @@ export class Container {
     await podman(['rm', '-f', '-t', '0', '--ignore', this.name]);
   }
 }
+
+/** What a pod spec with Istio's injected securityContext gives the proxy container. */
+export const SECURED = ['--read-only', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges'];
+
+/** TERMINATION_DRAIN_DURATION_SECONDS of the sidecars started here. */
+export const SIDECAR_DRAIN_S = 2;
+
+/** Istio's proxy user (the image's USER). */
+export const ISTIO_PROXY_UID = 1337;
+
+/** A directory under `work` the container's user owns, as a Kubernetes emptyDir gives it. */
+export function ownedDir(work: string, name: string): string {
+  const dir = mkdtempSync(join(work, `${name}-`));
+  chownSync(dir, ISTIO_PROXY_UID, ISTIO_PROXY_UID);
+  return dir;
+}
+
+/** Base ids above the host-side tests' range: hot-restart sockets are per network namespace. */
+let baseIds = 400_000 + (process.pid % 1000) * 100;
+
+export interface SidecarOptions {
+  image: string;
+  runId: string;
+  /** Where the volumes' host directories are made. */
+  work: string;
+  env?: Record<string, string>;
+  /** Flags after the defaults (later flags win). */
+  args?: string[];
+  volumes?: string[];
+}
+
+/**
+ * `proxy sidecar` in a container, secured as a pod would run it (SECURED), with `/etc/istio/proxy`
+ * and the simulator's record file on host directories owned by 1337, on free host ports.
+ */
+export async function startSidecar(options: SidecarOptions) {
+  const configPath = ownedDir(options.work, 'proxy');
+  const simDir = ownedDir(options.work, 'sim');
+  const statusPort = await freePort();
+  const adminPort = await freePort();
+  const baseId = baseIds++;
+  const t0 = performance.now();
+  const container = await Container.start({
+    image: options.image,
+    runId: options.runId,
+    flags: SECURED,
+    volumes: [`${configPath}:/etc/istio/proxy`, `${simDir}:/sim`, ...(options.volumes ?? [])],
+    env: {
+      POD_NAME: 'productpage-v1-7d4cd8f7c5-abcde',
+      POD_NAMESPACE: 'default',
+      INSTANCE_IP: '127.0.0.1',
+      TERMINATION_DRAIN_DURATION_SECONDS: String(SIDECAR_DRAIN_S),
+      ENVOY_SIM_XDS_DELAY_MS: '50',
+      ENVOY_SIM_RECORD: '/sim/record.jsonl',
+      ...options.env,
+    },
+    args: [
+      'proxy',
+      'sidecar',
+      '--statusPort',
+      String(statusPort),
+      '--proxyAdminPort',
+      String(adminPort),
+      '--baseId',
+      String(baseId),
+      '--drainDuration',
+      '2s',
+      '--parentShutdownDuration',
+      '3s',
+      '--discoveryAddress',
+      'istiod.istio-system.svc:15012',
+      ...(options.args ?? []),
+    ],
+  });
+  const records = (): SimRecord[] => {
+    try {
+      return readFileSync(join(simDir, 'record.jsonl'), 'utf8')
+        .split('\n')
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l) as SimRecord);
+    } catch {
+      return [];
+    }
+  };
+  const ready = async (): Promise<number> => {
+    try {
+      return (await httpGet(statusPort, '/healthz/ready')).status;
+    } catch {
+      return 0;
+    }
+  };
+  return {
+    container,
+    /** `performance.now()` just before `podman run`. */
+    t0,
+    configPath,
+    statusPort,
+    adminPort,
+    baseId,
+    records,
+    /** Serving Envoy processes (not `--mode validate` runs), by their start records. */
+    serving: () => records().filter((r) => r.event === 'start' && !(r.argv ?? []).includes('validate')),
+    ready,
+    waitReady: (intervalMs = 10) =>
+      waitUntil(async () => (await ready()) === 200, 'readiness 200', { timeoutMs: 30_000, intervalMs }),
+  };
+}
+
+export type Sidecar = Awaited<ReturnType<typeof startSidecar>>;
