@@ -1,7 +1,7 @@
 # pilot-agent's container image on Node 24 LTS (Debian bookworm, slim). README "Running in a
 # container" has the commands; in short:
 #   docker build -t pilot-agent .                                    agent + Envoy (the last stage)
-#   docker build --build-arg ENVOY_IMAGE=docker.io/istio/proxyv2:1.28.0 -t pilot-agent .
+#   docker build --build-arg ENVOY_IMAGE=docker.io/istio/proxyv2:1.24.0 -t pilot-agent .
 #   docker build --target agent -t pilot-agent:agent .               agent only: bring your own Envoy
 # The runtime stages hold only what runs: Node (the base image), tini, the bundled agent, the two
 # packages it loads at run time, the diagrams /debug/statechart serves, and Envoy.
