@@ -11,7 +11,7 @@
  *   `agent` (no Envoy).
  *
  * The expensive part, the base root filesystem, is cached as a tarball in `.cache/container/`
- * (delete it to rebuild). Everything else is labelled with this run's id and removed by
+ * (delete it to rebuild), beside the last build logs. Everything else is labelled with this run's id and removed by
  * `removeImages()`: images (intermediate build layers included) and containers.
  *
  * Podman runs as root with the flags this kind of machine needs (PODMAN_FLAGS). One run at a time:
@@ -200,7 +200,7 @@ async function standInRootfs(cacheDir: string, base: ReturnType<typeof dockerfil
   await must(
     'mmdebstrap',
     ['--variant=minbase', `--customize-hook=cp -a '${stage}/.' "$1/"`, base.suite, partial],
-    join(work, 'mmdebstrap.log'),
+    join(cacheDir, 'mmdebstrap.log'),
   );
   renameSync(partial, tarball);
   return tarball;
@@ -407,7 +407,7 @@ export async function buildImages(
             join(ROOT, 'Dockerfile'),
             ROOT,
           ],
-          join(work, `build-${target}.log`),
+          join(cacheDir, `build-${target}.log`),
         ),
       );
     }
