@@ -33,8 +33,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AgentConfig } from '../config/types.js';
 import { AgentError, messageOf } from '../errors.js';
-import { goJsonMarshal } from './go-json.js';
-import type { GoMap, GoValue } from './go-value.js';
+import { goJsonMarshal } from '../go/json.js';
+import type { GoMap, GoValue } from '../go/value.js';
 
 /** Keys Istio asks peers to exchange (`metadataExchangeKeys`, release-1.5 `pkg/bootstrap/config.go`). */
 export const EXCHANGE_KEYS = [

@@ -35,8 +35,8 @@
  * are absent because the agent does not implement them.
  */
 
-import { formatProtoDuration, parseGoDuration } from '../config/duration.js';
 import { AgentError, messageOf } from '../errors.js';
+import { parseGoDuration } from '../go/duration.js';
 import { DEFAULT_CERT_CHAIN, DEFAULT_KEY, DEFAULT_ROOT_CERT, type TemplateParams } from './params.js';
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -492,4 +492,17 @@ function protoDuration(key: string, text: string): string {
     throw new AgentError('bootstrap', `${key}: "${text}" is out of range for Envoy`);
   }
   return formatProtoDuration(ms);
+}
+
+/** protobuf-JSON `google.protobuf.Duration`: seconds with up to 9 fractional digits, "0.250s". */
+function formatProtoDuration(ms: number): string {
+  const seconds = ms / 1000;
+  if (Number.isInteger(seconds)) return `${seconds}s`;
+  // proto3 JSON uses 3, 6 or 9 fractional digits.
+  const nanos = Math.round(ms * 1e6);
+  const whole = Math.trunc(nanos / 1e9);
+  const frac = Math.abs(nanos % 1e9);
+  const digits = frac % 1e6 === 0 ? 3 : frac % 1e3 === 0 ? 6 : 9;
+  const fracText = String(frac).padStart(9, '0').slice(0, digits);
+  return `${nanos < 0 && whole === 0 ? '-' : ''}${whole}.${fracText}s`;
 }

@@ -8,8 +8,8 @@
  * flag, since a silently missing metrics or access-log sink is found only much later.
  */
 import { usageError } from '../errors.js';
-import { parseGoDuration } from './duration.js';
-import { goQuote } from './go-values.js';
+import { parseGoDuration } from '../go/duration.js';
+import { goQuote } from '../go/strconv.js';
 import type { RemoteService, TcpKeepalive, TlsSettings } from './types.js';
 
 const TLS_MODES = ['DISABLE', 'SIMPLE', 'MUTUAL', 'ISTIO_MUTUAL'] as const;

@@ -9,9 +9,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GoTemplate } from '../../src/bootstrap/go-template.js';
 import { buildTemplateParams } from '../../src/bootstrap/params.js';
 import { buildBootstrapV3 } from '../../src/bootstrap/v3.js';
+import { GoTemplate } from '../../src/go/template/template.js';
 import { GOLDEN_CASES, GOLDEN_DIR, goldenConfig, goldenLabelsPath } from './golden-cases.js';
 
 const TEMPLATE = path.join(GOLDEN_DIR, 'templates', 'builtin-v3.json.tmpl');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildInfo } from '../../src/cli/build-info.js';
+import { buildInfo } from '../../src/cli/commands/build-info.js';
 import { runCli, runMain } from './helpers.js';
 
 const info = buildInfo();

@@ -17,7 +17,7 @@ import { loadAgentConfig } from '../../config/load.js';
 import type { ResolveHost } from '../../config/statsd.js';
 import type { AgentConfig } from '../../config/types.js';
 import type { Logger } from '../../log.js';
-import { buildInfo, buildInfoString } from '../build-info.js';
+import { buildInfo, buildInfoString } from './build-info.js';
 
 /** `src/runtime/run-proxy.ts`: runs the agent and resolves with the process exit code. */
 export type RunProxy = (config: AgentConfig, log: Logger) => Promise<number>;
