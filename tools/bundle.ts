@@ -7,7 +7,8 @@
 
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { build, type Plugin } from 'esbuild';
+import { build, buildSync, type Plugin } from 'esbuild';
+import { buildPageAssets } from '../src/debug/page-assets.js';
 import { packageRoot } from '../src/package-root.js';
 
 const root = packageRoot(import.meta.dirname) ?? process.cwd();
@@ -48,6 +49,20 @@ const leaveOut: Plugin = {
     });
     b.onLoad({ filter: /.*/, namespace: 'left-out' }, (args) => ({
       contents: `module.exports = function leftOut() { throw new Error(${JSON.stringify(LEFT_OUT[args.path])}); };`,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * The statechart page's script and styles (src/debug/page/), built now and carried in the bundle
+ * as text in place of `page-assets.js`, which would otherwise build them at run time.
+ */
+const pageAssetsBuilt: Plugin = {
+  name: 'page-assets-built',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]dist[\\/]src[\\/]debug[\\/]page-assets\.js$/ }, () => ({
+      contents: `export const pageAssets = () => Promise.resolve(${JSON.stringify(buildPageAssets(buildSync))});`,
       loader: 'js',
     }));
   },
@@ -107,7 +122,7 @@ const result = await build({
   sourcemap: 'linked',
   legalComments: 'linked',
   banner: { js: REQUIRE_SHIM },
-  plugins: [leaveOut, builtinsThroughRequire],
+  plugins: [leaveOut, pageAssetsBuilt, builtinsThroughRequire],
   logLevel: 'warning',
   metafile: true,
 });
