@@ -9,10 +9,10 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { validateBootstrapV3, validateEnvoyJson } from '../../src/bootstrap/schema.js';
+import { validateBootstrapV3, validateEnvoyJson } from './validate.js';
 
 type Doc = Record<string, unknown>;
-const GOLDEN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../golden/sidecar.json');
+const GOLDEN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/golden/sidecar.json');
 
 let base: string;
 beforeAll(async () => {
