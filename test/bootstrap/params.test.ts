@@ -348,6 +348,20 @@ describe('node metadata (instance_test.go, config_test.go)', () => {
     expect(warnings[0]).toMatch(/^failed to read pod labels: /);
   });
 
+  it('the default labels file missing is news only in Kubernetes, where the downward API mounts it', async () => {
+    // The default path is ./etc/istio/pod/labels against the working directory (the repository
+    // here), where no such file exists.
+    const outside: string[] = [];
+    await buildNodeMetadata(makeAgentConfig(), { warn: (m) => outside.push(m) });
+    expect(outside).toEqual([]);
+    const inPod: string[] = [];
+    await buildNodeMetadata(makeAgentConfig({ env: { KUBERNETES_SERVICE_HOST: '10.96.0.1' } }), {
+      warn: (m) => inPod.push(m),
+    });
+    expect(inPod).toHaveLength(1);
+    expect(inPod[0]).toMatch(/^failed to read pod labels: ENOENT/);
+  });
+
   it('splits localities as Istio (dots become slashes unless a slash is present)', () => {
     expect(splitLocality('us-east1.us-east1-b')).toEqual({
       region: 'us-east1',
