@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { build, buildSync, type Plugin } from 'esbuild';
 import { buildPageAssets } from '../src/debug/page-assets.js';
 import { packageRoot } from '../src/package-root.js';
+import { buildStamp } from './build-stamp.js';
 
 const root = packageRoot(import.meta.dirname) ?? process.cwd();
 
@@ -122,6 +123,8 @@ const result = await build({
   sourcemap: 'linked',
   legalComments: 'linked',
   banner: { js: REQUIRE_SHIM },
+  // `pilot-agent version`: the git revision, tree status and tag (src/cli/commands/build-info.ts).
+  define: { PILOT_AGENT_BUILD_STAMP: JSON.stringify(buildStamp(process.env, root)) },
   plugins: [leaveOut, pageAssetsBuilt, builtinsThroughRequire],
   logLevel: 'warning',
   metafile: true,
