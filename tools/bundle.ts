@@ -11,8 +11,10 @@
 
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { build, type Plugin } from 'esbuild';
+import { build, buildSync, type Plugin } from 'esbuild';
+import { buildPageAssets } from '../src/debug/page-assets.js';
 import { packageRoot } from '../src/package-root.js';
+import { buildStamp } from './build-stamp.js';
 
 const root = packageRoot(import.meta.dirname) ?? process.cwd();
 
@@ -55,6 +57,20 @@ const leaveOut: Plugin = {
     });
     b.onLoad({ filter: /.*/, namespace: 'left-out' }, (args) => ({
       contents: `module.exports = function leftOut() { throw new Error(${JSON.stringify(LEFT_OUT[args.path])}); };`,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * The statechart page's script and styles (src/debug/page/), built now and carried in the bundle
+ * as text in place of `page-assets.js`, which would otherwise build them at run time.
+ */
+const pageAssetsBuilt: Plugin = {
+  name: 'page-assets-built',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]dist[\\/]src[\\/]debug[\\/]page-assets\.js$/ }, () => ({
+      contents: `export const pageAssets = () => Promise.resolve(${JSON.stringify(buildPageAssets(buildSync))});`,
       loader: 'js',
     }));
   },
@@ -130,6 +146,8 @@ async function bundle(entry: string, output: string, plugins: Plugin[]): Promise
     sourcemap: 'linked',
     legalComments: 'linked',
     banner: { js: REQUIRE_SHIM },
+    // `pilot-agent version`: the git revision, tree status and tag (src/cli/commands/build-info.ts).
+    define: { PILOT_AGENT_BUILD_STAMP: JSON.stringify(buildStamp(process.env, root)) },
     plugins,
     logLevel: 'warning',
     metafile: true,
@@ -149,5 +167,10 @@ async function bundle(entry: string, output: string, plugins: Plugin[]): Promise
   process.stdout.write(`bundled ${output} (${Math.round(bytes / 1024)} KiB with map)\n`);
 }
 
-await bundle('dist/src/cli/main.js', 'dist/pilot-agent.mjs', [leaveOut, builtinsThroughRequire, sdsApart]);
+await bundle('dist/src/cli/main.js', 'dist/pilot-agent.mjs', [
+  leaveOut,
+  pageAssetsBuilt,
+  builtinsThroughRequire,
+  sdsApart,
+]);
 await bundle('dist/src/sds/index.js', `dist/${SDS_BUNDLE}`, [leaveOut, builtinsThroughRequire]);

@@ -15,8 +15,8 @@
 
 import { cpSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, posix, resolve } from 'node:path';
+import { DIAGRAM_FILES } from '../src/debug/page.js';
 import { packageRoot } from '../src/package-root.js';
-import { DIAGRAM_FILES } from '../src/status/debug-page.js';
 
 /**
  * Packages the bundle does not contain: they are loaded with `createRequire()` at run time, only on
@@ -25,7 +25,6 @@ import { DIAGRAM_FILES } from '../src/status/debug-page.js';
  * `dist/pilot-agent.mjs`.
  */
 export const RUNTIME_PACKAGES: Readonly<Record<string, string>> = {
-  'pino-pretty': 'readable log lines when stdout is a terminal (`podman run -t`), src/log.ts',
   yaml: '`pilot-agent version -o yaml`, src/cli/commands/version.ts',
 };
 

@@ -243,7 +243,7 @@ describe('one-off commands', () => {
     expect(r.stderr.trim().split('\n')).toEqual([
       '--binaryPath /usr/local/bin/envoy: no such file (or its interpreter is missing)',
     ]);
-    // On a terminal the log is readable text: pino-pretty, the other package loaded at run time.
+    // On a terminal the log is readable text (one line per event), not JSON.
     const tty = await once(images.agent, [], ['-t', ...flags]);
     expect(tty.code).toBe(127);
     expect(tty.stdout).toContain('agent failed');

@@ -5,7 +5,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
-import { loadEnvoyProtos } from '../../src/bootstrap/schema.js';
+import { loadEnvoyProtos } from '../../tools/envoy-api/descriptor.js';
 
 export const STREAM_SECRETS = '/envoy.service.secret.v3.SecretDiscoveryService/StreamSecrets';
 export const DELTA_SECRETS = '/envoy.service.secret.v3.SecretDiscoveryService/DeltaSecrets';

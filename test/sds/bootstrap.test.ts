@@ -3,8 +3,8 @@
  * bootstrap goes through): the `sds-grpc` cluster, and TLS contexts whose secrets come from it.
  */
 import { describe, expect, it } from 'vitest';
-import { validateBootstrapV3, validateEnvoyJson } from '../../src/bootstrap/schema.js';
 import { SDS_CLUSTER_NAME, sdsConfig, sdsGrpcCluster, sdsSecretConfig } from '../../src/sds/bootstrap.js';
+import { validateBootstrapV3, validateEnvoyJson } from '../../tools/envoy-api/validate.js';
 
 const SOCKET = '/etc/istio/proxy/SDS';
 

@@ -30,7 +30,7 @@ import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
-import { loadEnvoyProtos } from '../../src/bootstrap/schema.js';
+import { loadEnvoyProtos } from '../envoy-api/descriptor.js';
 import type { SdsNackFault } from './env.js';
 import type { Logger } from './logger.js';
 import type { Recorder } from './record.js';

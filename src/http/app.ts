@@ -1,3 +1,7 @@
+/**
+ * What the status server's routes (src/status/) and the debug routes (src/debug/) share about the
+ * HTTP server they are registered on.
+ */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance, RawServerDefault } from 'fastify';
 import type { Logger } from 'pino';

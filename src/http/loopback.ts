@@ -1,7 +1,8 @@
 /**
  * "Only requests from localhost are allowed": the guard of the status server's local-only
- * endpoints (`/quitquitquit`, `/drain`, later `/debug/*`). The status port listens on every
- * interface because kubelet probes it on the pod IP, so these endpoints must check the caller.
+ * endpoints (`/quitquitquit`, `/drain`, `/debug/*`) and of the inspector relay. The status port
+ * listens on every interface because kubelet probes it on the pod IP, so these endpoints must
+ * check the caller.
  *
  * Loopback is 127.0.0.0/8, ::1, and 127.0.0.0/8 written as an IPv4-mapped IPv6 address
  * (::ffff:127.0.0.0/104), which is how a dual-stack listener reports IPv4 callers. An address that

@@ -1,8 +1,8 @@
 /**
- * Durations as Istio's flags take them (Go's `time.ParseDuration`: "45s", "1m0s", "1h2m3.5s",
- * "300ms", "0") and as the two outputs need them: Go's `Duration.String()` for the template
- * parameters Istio exposes (`connect_timeout` = "1s"), and protobuf-JSON ("0.250s") for the v3
- * bootstrap. Values are carried as milliseconds (a float: Go accepts "1.5ms" and "100us").
+ * Go's `time.Duration` as Istio's flags take it (`time.ParseDuration`: "45s", "1m0s", "1h2m3.5s",
+ * "300ms", "0") and print it (`Duration.String()`, as in the template parameters Istio exposes:
+ * `connect_timeout` = "1s"). Values are carried as milliseconds (a float: Go accepts "1.5ms" and
+ * "100us").
  */
 
 const UNIT_MS: Record<string, number> = {
@@ -65,19 +65,6 @@ export function formatGoDuration(ms: number): string {
     out = h > 0 ? `${h}h${m}m${s}` : m > 0 ? `${m}m${s}` : s;
   }
   return neg ? `-${out}` : out;
-}
-
-/** protobuf-JSON `google.protobuf.Duration`: seconds with up to 9 fractional digits, "0.250s". */
-export function formatProtoDuration(ms: number): string {
-  const seconds = ms / 1000;
-  if (Number.isInteger(seconds)) return `${seconds}s`;
-  // proto3 JSON uses 3, 6 or 9 fractional digits.
-  const nanos = Math.round(ms * 1e6);
-  const whole = Math.trunc(nanos / 1e9);
-  const frac = Math.abs(nanos % 1e9);
-  const digits = frac % 1e6 === 0 ? 3 : frac % 1e3 === 0 ? 6 : 9;
-  const fracText = String(frac).padStart(9, '0').slice(0, digits);
-  return `${nanos < 0 && whole === 0 ? '-' : ''}${whole}.${fracText}s`;
 }
 
 function trimFloat(n: number): string {

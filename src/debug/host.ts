@@ -7,7 +7,7 @@
  * a `Host` other than `localhost` or a loopback address is refused. A request without `Host` is
  * not from a browser (HTTP/1.0 tooling) and passes.
  */
-import { isLoopbackAddress } from './loopback.js';
+import { isLoopbackAddress } from '../http/loopback.js';
 
 export const LOCAL_HOST_MESSAGE = 'Host must be localhost or a loopback address\n';
 

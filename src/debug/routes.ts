@@ -1,10 +1,10 @@
 /**
  * `/debug/*` on the status port: what the agent's machines are doing, for a human inside the pod
  * or at the end of `kubectl port-forward`. Loopback callers only (403 otherwise, like
- * `/quitquitquit`), and a `Host` that names loopback (debug-host.ts: DNS rebinding).
+ * `/quitquitquit`), and a `Host` that names loopback (host.ts: DNS rebinding).
  *
- * - `GET /debug/machines`: every actor of the running system as JSON (debug-source.ts).
- * - `GET /debug/statechart`: the diagrams with the current states highlighted (debug-page.ts).
+ * - `GET /debug/machines`: every actor of the running system as JSON (source.ts).
+ * - `GET /debug/statechart`: the diagrams with the current states highlighted (page.ts).
  * - `GET /debug/events`: server-sent events feeding that page. At most `maxStreams` at once; a
  *   client that stops reading is dropped once `maxBufferedBytes` are waiting for it, so a stuck
  *   browser costs bounded memory; a comment line every `heartbeatMs` keeps port-forwards and
@@ -15,11 +15,11 @@
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { DebugMessage, DebugSource } from '../runtime/debug-source.js';
-import { isLocalHostHeader, LOCAL_HOST_MESSAGE } from './debug-host.js';
-import { contentSecurityPolicy, defaultDiagramsDir, renderStatechartPage } from './debug-page.js';
-import { allowLocalOnly } from './loopback.js';
-import type { StatusApp } from './types.js';
+import type { StatusApp } from '../http/app.js';
+import { allowLocalOnly } from '../http/loopback.js';
+import { isLocalHostHeader, LOCAL_HOST_MESSAGE } from './host.js';
+import { contentSecurityPolicy, defaultDiagramsDir, renderStatechartPage } from './page.js';
+import type { DebugMessage, DebugSource } from './source.js';
 
 export interface DebugRouteDeps {
   source: DebugSource;

@@ -1,7 +1,9 @@
 /**
- * IP addresses as Go's `net.ParseIP` and `net.IP.String()` treat them, because Istio writes the
- * normalised form into the service node (`sidecar~<ip>~…`) and decides IPv6 mode with `To4()`:
- * an IPv4-mapped IPv6 address (`::ffff:1.2.3.4`) is IPv4 and prints as `1.2.3.4`.
+ * Go's `net` package as Istio uses it: IP addresses as `net.ParseIP` and `net.IP.String()` treat
+ * them, because Istio writes the normalised form into the service node (`sidecar~<ip>~…`), decides
+ * IPv6 mode with `To4()` (an IPv4-mapped IPv6 address, `::ffff:1.2.3.4`, is IPv4 and prints as
+ * `1.2.3.4`) and base64-encodes the 16-byte form into the `PodIP` template option; and
+ * `net.SplitHostPort` for every `host:port` flag.
  */
 import { isIPv4, isIPv6 } from 'node:net';
 
@@ -83,14 +85,6 @@ function formatIpv6(groups: number[]): string {
   return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLen).join(':')}`;
 }
 
-/**
- * Istio `isIPv6Proxy`: true iff no parseable entry is IPv4 (unparseable entries are skipped, so an
- * empty or all-garbage list is IPv6). Mixed lists run Envoy in IPv4 mode.
- */
-export function isIpv6Proxy(addresses: readonly string[]): boolean {
-  return !addresses.some((a) => parseIp(a)?.family === 4);
-}
-
 /** Go `ip.IsUnspecified()`: `0.0.0.0` or `::`. */
 export function isUnspecified(ip: ParsedIp): boolean {
   return ip.family === 4 ? ip.text === '0.0.0.0' : ip.groups.every((g) => g === 0);
@@ -100,4 +94,40 @@ export function isUnspecified(ip: ParsedIp): boolean {
 export function isLoopback(ip: ParsedIp): boolean {
   if (ip.family === 4) return ip.text.startsWith('127.');
   return ip.groups.slice(0, 7).every((g) => g === 0) && ip.groups[7] === 1;
+}
+
+/** The 16 bytes of Go's `net.IP` as `net.ParseIP` returns it (IPv4 in its IPv4-mapped form). */
+export function ipBytes16(ip: ParsedIp): number[] {
+  return ip.groups.flatMap((g) => [g >> 8, g & 0xff]);
+}
+
+export interface HostPort {
+  host: string;
+  port: string;
+}
+
+/** Go `net.SplitHostPort`; the error text is Go's reason (`missing port in address`, …). */
+export function splitHostPort(hostport: string): HostPort | { error: string } {
+  const last = hostport.lastIndexOf(':');
+  if (last < 0) return { error: 'missing port in address' };
+  let host: string;
+  let from = 0;
+  let after = 0;
+  if (hostport.startsWith('[')) {
+    const end = hostport.indexOf(']');
+    if (end < 0) return { error: "missing ']' in address" };
+    if (end + 1 === hostport.length) return { error: 'missing port in address' };
+    if (end + 1 !== last) {
+      return { error: hostport[end + 1] === ':' ? 'too many colons in address' : 'missing port in address' };
+    }
+    host = hostport.slice(1, end);
+    from = 1;
+    after = end + 1;
+  } else {
+    host = hostport.slice(0, last);
+    if (host.includes(':')) return { error: 'too many colons in address' };
+  }
+  if (hostport.slice(from).includes('[')) return { error: "unexpected '[' in address" };
+  if (hostport.slice(after).includes(']')) return { error: "unexpected ']' in address" };
+  return { host, port: hostport.slice(last + 1) };
 }

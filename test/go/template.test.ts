@@ -5,9 +5,10 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { GoTemplate, jsEscape, renderGoTemplate } from '../../src/bootstrap/go-template.js';
-import { GoEnum, GoNilPointer, GoStringer, GoStruct, type GoValue } from '../../src/bootstrap/go-value.js';
 import { AgentError } from '../../src/errors.js';
+import { jsEscape } from '../../src/go/template/funcs.js';
+import { GoTemplate, renderGoTemplate } from '../../src/go/template/template.js';
+import { GoEnum, GoNilPointer, GoStringer, GoStruct, type GoValue } from '../../src/go/value.js';
 
 const FILE = '/etc/istio/custom/bootstrap.tmpl';
 

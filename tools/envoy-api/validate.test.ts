@@ -9,10 +9,10 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { validateBootstrapV3, validateEnvoyJson } from '../../src/bootstrap/schema.js';
+import { BOOTSTRAP_TYPE, envoyVerdict, validateBootstrapV3, validateEnvoyJson } from './validate.js';
 
 type Doc = Record<string, unknown>;
-const GOLDEN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../golden/sidecar.json');
+const GOLDEN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/golden/sidecar.json');
 
 let base: string;
 beforeAll(async () => {
@@ -166,5 +166,41 @@ describe('validateBootstrapV3 accepts', () => {
     expect(validateEnvoyJson('envoy.config.core.v3.Address', { pipe: { path: '/x', mode: -1 } })).toEqual([
       'pipe.mode: integer -1 out of range',
     ]);
+  });
+});
+
+describe('protoc-gen-validate rules, checked once the document parses', () => {
+  it('names the first broken rule at depth, through lists, with the chain of the generated validators', () => {
+    const doc = variant((d) => {
+      ((d.static_resources.clusters[0] as Doc).load_assignment as Doc).cluster_name = '';
+    });
+    expect(validateBootstrapV3(doc)).toEqual([
+      'static_resources.clusters[0].load_assignment.cluster_name: value length must be at least 1 characters',
+    ]);
+    expect(envoyVerdict(BOOTSTRAP_TYPE, doc, { allowUnknownStaticFields: false })).toBe(
+      'Proto constraint validation failed (BootstrapValidationError.StaticResources: embedded message failed validation | caused by StaticResourcesValidationError.Clusters[i]: embedded message failed validation | caused by ClusterValidationError.LoadAssignment: embedded message failed validation | caused by ClusterLoadAssignmentValidationError.ClusterName: value length must be at least 1 characters)',
+    );
+  });
+
+  it('checks bounds, required oneofs and defaults of absent scalars', () => {
+    expect(validateEnvoyJson('envoy.config.core.v3.SocketAddress', { port_value: 70000 })).toEqual([
+      'address: value length must be at least 1 characters',
+    ]);
+    expect(
+      validateEnvoyJson('envoy.config.core.v3.SocketAddress', { address: 'a', port_value: 70000 }),
+    ).toEqual(['port_value: value must be less than or equal to 65535']);
+    expect(validateEnvoyJson('envoy.config.core.v3.Address', {})).toEqual(['(root): value is required']);
+    expect(validateBootstrapV3({ stats_flush_interval: '0.0005s' })).toEqual([
+      'stats_flush_interval: value must be inside range [1ms, 5m0s)',
+    ]);
+  });
+
+  it('are not checked while the document does not parse, as Envoy stops there', () => {
+    expect(validateBootstrapV3({ stats_flush_interval: '301s', nodes: {} })).toEqual([
+      'nodes: unknown field',
+    ]);
+    expect(
+      validateBootstrapV3({ stats_flush_interval: '301s', nodes: {} }, { allowUnknownFields: true }),
+    ).toEqual(['stats_flush_interval: value must be inside range [1ms, 5m0s)']);
   });
 });

@@ -14,7 +14,7 @@ import {
   type GoValue,
   isGoMap,
   sortedKeys,
-} from './go-value.js';
+} from './value.js';
 
 export function goJsonMarshal(value: GoValue): string {
   if (value === null || value === undefined) return 'null';

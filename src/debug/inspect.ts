@@ -21,7 +21,7 @@
  *   own are let in (DNS rebinding; a page on another origin opening a WebSocket to localhost).
  *   Nothing is ever sent to a third party by the agent: the browser loads Stately's UI and hands
  *   it the events itself. (`createSkyInspector` would upload state to Stately's servers.)
- * - Every event is sanitised (debug-source.ts `sanitize`) before it is written: PEM armour,
+ * - Every event is sanitised (source.ts `sanitize`) before it is written: PEM armour,
  *   base64 blobs and values under secret-like names never leave the process.
  * - A client that does not read is dropped past `maxBufferedBytes`; at most `maxClients`.
  */
@@ -33,9 +33,9 @@ import { createInspector, type StatelyInspectionEvent } from '@statelyai/inspect
 import type { Logger } from 'pino';
 import type { AnyActorRef, InspectionEvent } from 'xstate';
 import { messageOf } from '../errors.js';
-import { isLocalHostHeader } from '../status/debug-host.js';
-import { isLoopbackAddress } from '../status/loopback.js';
-import { actorTree, type SanitizeLimits, sanitize } from './debug-source.js';
+import { isLoopbackAddress } from '../http/loopback.js';
+import { isLocalHostHeader } from './host.js';
+import { actorTree, type SanitizeLimits, sanitize } from './source.js';
 
 /** Not among Istio's reserved sidecar ports (15000–15090 as documented) nor the usual app ports. */
 export const DEFAULT_INSPECT_PORT = 15081;

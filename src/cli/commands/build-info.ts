@@ -1,13 +1,14 @@
 /**
  * Build information, shaped like `istio.io/pkg/version.BuildInfo` so `pilot-agent version` prints
  * what Istio's does. The version comes from our package.json. Istio stamps the other fields at build
- * time with `-ldflags -X` and leaves them `unknown` otherwise; our equivalent is an optional
- * `build-info.json` next to package.json (`{"gitRevision", "buildStatus", "gitTag"}`) written by a
- * release build. `GolangVersion` carries the runtime, as Go's `runtime.Version()` does: `node20.20.0`.
+ * time with `-ldflags -X` and leaves them `unknown` otherwise; ours are stamped into the bundle by
+ * `npm run build` (tools/build-stamp.ts: git, or `PILOT_AGENT_GIT_REVISION`), and are `unknown`
+ * when these modules run unbundled (tests). `GolangVersion` carries the runtime, as Go's
+ * `runtime.Version()` does: `node20.20.0`.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { packageRoot } from '../package-root.js';
+import { packageRoot } from '../../package-root.js';
 
 export interface BuildInfo {
   version: string;
@@ -32,13 +33,20 @@ function text(value: unknown): string {
   return typeof value === 'string' && value !== '' ? value : UNKNOWN;
 }
 
+/** Replaced by the bundler (esbuild `define`) with `{ gitRevision, buildStatus, gitTag }`. */
+declare const PILOT_AGENT_BUILD_STAMP: Record<string, unknown> | undefined;
+
+function stamp(): Record<string, unknown> | undefined {
+  return typeof PILOT_AGENT_BUILD_STAMP === 'undefined' ? undefined : PILOT_AGENT_BUILD_STAMP;
+}
+
 let cached: BuildInfo | undefined;
 
 export function buildInfo(): BuildInfo {
   if (cached) return cached;
   const root = packageRoot();
   const pkg = root ? readJson(join(root, 'package.json')) : undefined;
-  const stamped = root ? readJson(join(root, 'build-info.json')) : undefined;
+  const stamped = stamp();
   cached = Object.freeze({
     version: text(pkg?.version),
     gitRevision: text(stamped?.gitRevision),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isIpv6Proxy, isLoopback, isUnspecified, parseIp } from '../../src/config/ip.js';
+import { isLoopback, isUnspecified, parseIp, splitHostPort } from '../../src/go/net.js';
 
 describe('IP parsing as Go net.ParseIP + String()', () => {
   it('normalises IPv4, IPv6 and IPv4-mapped IPv6', () => {
@@ -44,18 +44,25 @@ describe('IP parsing as Go net.ParseIP + String()', () => {
     expect(isUnspecified(ip('::'))).toBe(true);
     expect(isUnspecified(ip('::1'))).toBe(false);
   });
+});
 
-  // Istio 1.5 pilot/cmd/pilot-agent/main_test.go TestIsIPv6Proxy.
-  it.each([
-    ['ipv4 only', ['1.1.1.1', '127.0.0.1', '2.2.2.2'], false],
-    ['ipv6 only', ['1111:2222::1', '::1', '2222:3333::1'], true],
-    ['mixed ipv4 and ipv6', ['1111:2222::1', '::1', '127.0.0.1', '2.2.2.2', '2222:3333::1'], false],
-  ])('isIPv6Proxy: %s', (_name, addrs, expected) => {
-    expect(isIpv6Proxy(addrs)).toBe(expected);
+describe('Go net.SplitHostPort', () => {
+  it('splits as Go net.SplitHostPort', () => {
+    expect(splitHostPort('istio-pilot:15010')).toEqual({ host: 'istio-pilot', port: '15010' });
+    expect(splitHostPort('[::1]:80')).toEqual({ host: '::1', port: '80' });
+    expect(splitHostPort(':80')).toEqual({ host: '', port: '80' });
+    expect(splitHostPort('istio-pilot')).toEqual({ error: 'missing port in address' });
+    expect(splitHostPort('::1:80')).toEqual({ error: 'too many colons in address' });
+    expect(splitHostPort('[::1]')).toEqual({ error: 'missing port in address' });
+    expect(splitHostPort('[::1:80')).toEqual({ error: "missing ']' in address" });
+    expect(splitHostPort('[::1]x:80')).toEqual({ error: 'missing port in address' });
+    expect(splitHostPort('a]:80')).toEqual({ error: "unexpected ']' in address" });
   });
 
-  it('skips unparseable entries and treats IPv4-mapped addresses as IPv4', () => {
-    expect(isIpv6Proxy(['not-an-ip', '::1'])).toBe(true);
-    expect(isIpv6Proxy(['::ffff:1.2.3.4', '::1'])).toBe(false);
+  it('splitHostPort follows Go net.SplitHostPort', () => {
+    expect(splitHostPort('[::1]:15010')).toEqual({ host: '::1', port: '15010' });
+    expect(splitHostPort('[::1]')).toEqual({ error: 'missing port in address' });
+    expect(splitHostPort('[::1]x:1')).toEqual({ error: 'missing port in address' });
+    expect(splitHostPort('a]:1')).toEqual({ error: "unexpected ']' in address" });
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { goQuote, parseGoAtoi, parseGoBool, parseGoInteger } from '../../src/config/go-values.js';
+import { goQuote, parseGoAtoi, parseGoBool, parseGoInteger } from '../../src/go/strconv.js';
 
 describe('Go value syntax', () => {
   it('parses booleans as strconv.ParseBool', () => {
