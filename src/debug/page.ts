@@ -162,7 +162,7 @@ ${sizes}
 <div class="top">
 ${cards}
 <div class="card log">
-  <div class="label">Recent transitions <small>(newest first)</small></div>
+  <div class="label">Recent transitions and decisions <small>(newest first)</small></div>
   <ol id="transitions"><li class="empty">none since this page opened</li></ol>
 </div>
 </div>

@@ -298,6 +298,8 @@ export type EventSummary = { type: string } & Record<string, unknown>;
 export type DebugMessage =
   | { kind: 'machines'; seq: number; at: string; report: MachinesReport }
   | { kind: 'snapshot'; seq: number; at: string; actor: ActorReport; event: EventSummary | null }
+  /** A decision a machine announced (`emit`), sanitised: its type and facts. */
+  | { kind: 'decision'; seq: number; at: string; actorId: string; decision: EventSummary }
   /** The observer was (re)attached: replayed messages before this one may have gaps. */
   | { kind: 'attached'; seq: number; at: string };
 
@@ -312,6 +314,8 @@ export interface DebugSource {
   subscribe(listener: DebugListener): () => void;
   /** How many listeners are attached (the observer is attached while this is above zero). */
   listeners(): number;
+  /** Hands a machine's decision to the feed; nothing is kept or built while nobody watches. */
+  decision(decision: { type: string }, source: { id: string }): void;
 }
 
 export interface DebugSourceOptions {
@@ -411,5 +415,21 @@ export function createDebugSource(root: AnyActorRef, options: DebugSourceOptions
       };
     },
     listeners: () => listeners.size,
+    decision(decision, source) {
+      if (listeners.size === 0) return;
+      try {
+        const summary = summarizeEvent(decision);
+        if (!summary) return;
+        publish({
+          kind: 'decision',
+          seq: ++seq,
+          at: now().toISOString(),
+          actorId: source.id,
+          decision: summary,
+        });
+      } catch {
+        // Diagnostics must never take the agent down.
+      }
+    },
   };
 }

@@ -25,7 +25,7 @@ import { AGENT_LIMITS } from '../config/defaults.js';
 import { shutdownPlan } from '../config/shutdown-plan.js';
 import type { AgentConfig } from '../config/types.js';
 import type { InspectorRelay } from '../debug/inspect.js';
-import { createDebugSource } from '../debug/source.js';
+import { createDebugSource, type DebugSource } from '../debug/source.js';
 import { adminHost, createAdminClient, drainListenersPath } from '../envoy/admin.js';
 import { buildEnvoyArgs } from '../envoy/argv.js';
 import { adminPollerActor, connectionPollerActor } from '../envoy/pollers.js';
@@ -182,9 +182,12 @@ export async function runProxy(config: AgentConfig, log: Logger): Promise<RunOut
         decisionLog(log),
         lifecycleMetrics(registry, () => lifecycleSnapshot()),
         collectWhenSettled(),
+        (decision, source) => debug?.decision(decision, source),
       ),
     ),
   });
+  // /debug/*: observes the actors only while a client watches (src/debug/source.ts).
+  const debug: DebugSource | undefined = config.statusPort > 0 ? createDebugSource(root) : undefined;
   lifecycleSnapshot = () =>
     root.system.get(SYSTEM_IDS.lifecycle)?.getSnapshot() as LifecycleSnapshot | undefined;
 
@@ -242,8 +245,7 @@ export async function runProxy(config: AgentConfig, log: Logger): Promise<RunOut
         ...statusOptions,
         quit: () => root.send({ type: 'QUIT' }),
         drain: () => root.send({ type: 'DRAIN' }),
-        // /debug/*: observes the actors only while a client watches (src/debug/source.ts).
-        debug: createDebugSource(root),
+        ...(debug ? { debug } : {}),
       });
       try {
         const address = await listenStatusServer(status, config.statusPort);

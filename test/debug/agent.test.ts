@@ -104,6 +104,30 @@ describe('debug endpoints of a running agent', () => {
     for (const line of keyLines()) expect(res.body).not.toContain(line);
   });
 
+  it('/debug/events: the decisions the machines announce stream by with the snapshots', async () => {
+    const run = await agent();
+    await run.waitReady();
+    const stream = await openSse(`http://127.0.0.1:${run.statusPort}/debug/events`);
+    await stream.waitFor((m) => m.some((x) => (x as DebugMessage).kind === 'machines'), 'the current state');
+    run.proc.kill('SIGHUP');
+    const decided = (type: string) => (m: unknown[]) =>
+      m.some((x) => {
+        const msg = x as DebugMessage;
+        return msg.kind === 'decision' && msg.decision.type === type;
+      });
+    await stream.waitFor(decided('agent.signal'), 'the signal decision', 15_000);
+    await stream.waitFor(decided('envoy.hotRestartBegun'), 'the hot restart decision', 15_000);
+    await stream.waitFor(decided('envoy.hotRestartCompleted'), 'the completed hot restart', 15_000);
+    const begun = stream
+      .messages()
+      .find(
+        (x) =>
+          (x as DebugMessage).kind === 'decision' &&
+          (x as { decision: { type: string } }).decision.type === 'envoy.hotRestartBegun',
+      );
+    expect(begun).toMatchObject({ actorId: 'lifecycle', decision: { fromEpoch: 0, toEpoch: 1 } });
+  });
+
   it('/debug/events: a certificate rotation and hot restart stream by without key material', async () => {
     const run = await agentWithSecrets();
     await run.waitReady();

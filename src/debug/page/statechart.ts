@@ -173,6 +173,23 @@ function eventText(e: EventSummary | null): string {
   return e.type + (bits.length ? ` (${bits.join(' ')})` : '');
 }
 
+/** A row of the recent list, built from (class, text) pieces, newest first. */
+function addRow(pieces: [string, string][], rowClass?: string): void {
+  const li = document.createElement('li');
+  if (rowClass) li.className = rowClass;
+  for (const [cls, text] of pieces) {
+    const s = document.createElement('span');
+    s.className = cls;
+    s.textContent = text;
+    li.appendChild(s);
+  }
+  li.title = li.textContent ?? '';
+  const empty = logEl.querySelector('li.empty');
+  if (empty) logEl.removeChild(empty);
+  logEl.insertBefore(li, logEl.firstChild);
+  while (logEl.childNodes.length > MAX_LOG && logEl.lastChild) logEl.removeChild(logEl.lastChild);
+}
+
 function addLog(
   at: string,
   machine: string,
@@ -180,23 +197,25 @@ function addLog(
   to: string,
   event: EventSummary | null,
 ): void {
-  const li = document.createElement('li');
-  const span = (cls: string, text: string) => {
-    const s = document.createElement('span');
-    s.className = cls;
-    s.textContent = text;
-    li.appendChild(s);
-  };
-  span('t', `${clock(at)} `);
-  span('m', `${machine} `);
-  span('f', from ? `${from} → ` : '');
-  span('to', to);
-  if (event) span('e', `← ${eventText(event)}`);
-  li.title = li.textContent ?? '';
-  const empty = logEl.querySelector('li.empty');
-  if (empty) logEl.removeChild(empty);
-  logEl.insertBefore(li, logEl.firstChild);
-  while (logEl.childNodes.length > MAX_LOG && logEl.lastChild) logEl.removeChild(logEl.lastChild);
+  addRow([
+    ['t', `${clock(at)} `],
+    ['m', `${machine} `],
+    ['f', from ? `${from} → ` : ''],
+    ['to', to],
+    ['e', event ? `← ${eventText(event)}` : ''],
+  ]);
+}
+
+/** A decision a machine announced: what it decided, with its facts. */
+function addDecision(at: string, actorId: string, decision: EventSummary): void {
+  addRow(
+    [
+      ['t', `${clock(at)} `],
+      ['m', `${actorId} `],
+      ['d', eventText(decision)],
+    ],
+    'decision',
+  );
 }
 
 function clearMarks(view: View): void {
@@ -315,6 +334,8 @@ function apply(message: DebugMessage): void {
   } else if (message.kind === 'snapshot') {
     const view = views[message.actor.machine ?? ''];
     if (view) show(view, message.actor, message.event, message.at, true);
+  } else if (message.kind === 'decision') {
+    addDecision(message.at, message.actorId, message.decision);
   }
 }
 
