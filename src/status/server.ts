@@ -9,7 +9,13 @@
  * else is a 404 that names nothing (no framework, no route list): the port is reachable from the
  * whole cluster.
  */
-import { STATUS_CODES } from 'node:http';
+import {
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
 import Fastify, { type FastifyReply, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -69,6 +75,36 @@ const IDLE_TIMEOUT_MS = 10_000;
 const BAD_REQUEST =
   'HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: 12\r\nConnection: close\r\n\r\nBad Request\n';
 
+const READINESS_PATH = '/healthz/ready';
+const READINESS_HEADERS = { 'cache-control': 'no-cache', 'content-type': 'text/plain' } as const;
+
+/** What `/healthz/ready` answers: 200 with no body, or 503 with the one-line reason. */
+export function readinessAnswer(readiness: Readiness): { statusCode: 200 | 503; body: string } {
+  return readiness.ready ? { statusCode: 200, body: '' } : { statusCode: 503, body: `${readiness.reason}\n` };
+}
+
+/**
+ * Answers `GET`/`HEAD /healthz/ready` on the server itself, ahead of fastify's request handling,
+ * with the route's exact answer. kubelet probes it on every pod, and a fastify request (request and
+ * reply objects, hooks, a child logger, routing) costs about as much CPU again as the answer itself
+ * (BENCHMARKS.md, "Status server"); every other request goes to fastify as before.
+ */
+function answerReadinessFirst(server: Server, readiness: () => Readiness): void {
+  const handlers = server.listeners('request') as RequestListener[];
+  server.removeAllListeners('request');
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const url = req.url ?? '';
+    const readinessPath = url === READINESS_PATH || url.startsWith(`${READINESS_PATH}?`);
+    if (readinessPath && (req.method === 'GET' || req.method === 'HEAD')) {
+      const { statusCode, body } = readinessAnswer(readiness());
+      res.writeHead(statusCode, { ...READINESS_HEADERS, 'content-length': Buffer.byteLength(body) });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return;
+    }
+    for (const handler of handlers) handler(req, res);
+  });
+}
+
 export function buildStatusServer(deps: StatusServerDeps) {
   const app = Fastify({
     loggerInstance: deps.log,
@@ -86,16 +122,17 @@ export function buildStatusServer(deps: StatusServerDeps) {
   const notFound = (reply: FastifyReply) => reply.code(404).type('text/plain').send(NOT_FOUND);
 
   // Istio answers any method on /healthz/ready; kubelet uses GET, `pilot-agent wait` GET, LBs HEAD.
+  // On a real socket the readiness probe is answered before fastify (answerReadinessFirst); this
+  // route gives the same answer to inject() and to anything that reaches the router.
   app.route({
     method: ['GET', 'HEAD'],
-    url: '/healthz/ready',
+    url: READINESS_PATH,
     handler: async (_req, reply) => {
-      const { ready, reason } = deps.readiness();
-      reply.header('cache-control', 'no-cache');
-      if (ready) return reply.code(200).type('text/plain').send('');
-      return reply.code(503).type('text/plain').send(`${reason}\n`);
+      const { statusCode, body } = readinessAnswer(deps.readiness());
+      return reply.headers(READINESS_HEADERS).code(statusCode).send(body);
     },
   });
+  answerReadinessFirst(app.server, deps.readiness);
 
   const registry = deps.registry ?? createAgentRegistry();
   const metrics = statusMetrics(registry);

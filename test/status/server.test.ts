@@ -63,6 +63,45 @@ describe('status server', () => {
   });
 });
 
+describe('readiness on a socket, answered ahead of the router', () => {
+  /** What a client sees that could differ between the two paths. */
+  const seen = (r: { status: number; headers: Record<string, unknown>; body: string }) => ({
+    status: r.status,
+    body: r.body,
+    'cache-control': r.headers['cache-control'],
+    'content-type': r.headers['content-type'],
+    'content-length': r.headers['content-length'],
+  });
+
+  it.each([
+    ['ready', { ready: true, reason: '' }],
+    ['not ready', { ready: false, reason: 'server is not live, current state is: PRE_INITIALIZING' }],
+  ] as const)('answers as the route does when %s: GET, HEAD, with a query string', async (_, readiness) => {
+    const status = await startStatus({ readiness: () => readiness });
+    for (const [method, path] of [
+      ['GET', '/healthz/ready'],
+      ['HEAD', '/healthz/ready'],
+      ['GET', '/healthz/ready?probe=kubelet'],
+    ] as const) {
+      const viaSocket = await get(`${status.url}${path}`, { method });
+      const viaRouter = await status.app.inject({ method, url: path });
+      // inject() keeps a HEAD answer's body; on a socket a HEAD answer has none (RFC 9110 §9.3.2).
+      const body = method === 'HEAD' ? '' : viaRouter.body;
+      expect(seen(viaSocket), `${method} ${path}`).toEqual(
+        seen({ status: viaRouter.statusCode, headers: viaRouter.headers, body }),
+      );
+    }
+  });
+
+  it('leaves every other request to the router: other methods, other paths', async () => {
+    const status = await startStatus({});
+    expect((await get(`${status.url}/healthz/ready`, { method: 'POST' })).status).toBe(404);
+    expect((await get(`${status.url}/healthz/ready/`)).status).toBe(404);
+    expect((await get(`${status.url}/healthz/readyz`)).status).toBe(404);
+    expect((await get(`${status.url}/stats/prometheus`)).status).toBe(200);
+  });
+});
+
 describe('statusOptionsFromConfig', () => {
   const config = (over: {
     podIp?: string;
