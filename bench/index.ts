@@ -89,7 +89,7 @@ const header = [
   '# Benchmarks',
   '',
   'Measured by `npm run bench` (sources in `bench/`) on the machine named in each section. Every',
-  'target is a ratio against a baseline measured in the same run, or an absolute bound the issue sets.',
+  'target is a ratio against a baseline measured in the same run, or an absolute bound the project sets.',
   'Numbers are from one run; rerun to compare. Each benchmark runs in a Node process of its own,',
   "under the agent's Node flags and environment (the `#!` line of bin/pilot-agent.js).",
   '',

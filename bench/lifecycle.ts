@@ -1,5 +1,6 @@
 /**
- * Issue 3's targets, on this machine, with the real agent and the Envoy simulator:
+ * Lifecycle targets (start, readiness, shutdown, memory), on this machine, with the real agent and
+ * the Envoy simulator:
  * - exec → Envoy spawned, against a bare `node -e ''` start in the same run (target ≤ 4×);
  * - Envoy LIVE → first `/healthz/ready` 200, the propagation latency (target p50 ≤ 100 ms);
  * - SIGTERM → exit against the configured termination drain (target ≤ drain + 0.5 s);

@@ -1,8 +1,8 @@
 /**
- * Issue 4's targets with the real agent, the Envoy simulator and openssl certificates rotated the
- * Kubernetes way (`..data` swap):
+ * Certificate-rotation targets with the real agent, the Envoy simulator and openssl certificates
+ * rotated the Kubernetes way (`..data` swap):
  * - last write of a rotation → epoch N+1 spawned (target p50 ≤ 1 s; Istio 1.5 waits a fixed 10 s
- *   after the first event, spec §4), never acting on a torn pair;
+ *   after the first event, `pkg/envoy/watcher.go`), never acting on a torn pair;
  * - soak: 200 consecutive rotations → 200 epochs, with processes, fds, inotify watches and RSS
  *   compared between rotation 10 and rotation 200 (target: no leak, RSS growth ≤ 5 MB).
  */

@@ -12,7 +12,7 @@
 //   (on x64 with ≥ 4 GB): −1.0 MB idle; the metrics merge stays at ~2.4× its 100 MB/s target.
 // --expose-gc: one full collection once Envoy is first ready and after each hot restart
 //   (src/runtime/memory.ts).
-// The one place that exits the process (habit 8): run the command, let stdout and stderr drain so
+// The one place that exits the process: run the command, let stdout and stderr drain so
 // the last log line and the error line are not lost, then exit with the command's code.
 import { main } from '../dist/pilot-agent.mjs';
 

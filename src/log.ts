@@ -1,5 +1,5 @@
 /**
- * The one pino root logger of the agent (habit 12). Decided once, here:
+ * The one pino root logger of the agent; components get child loggers of it. Decided once, here:
  * - JSON lines when stdout is not a terminal (containers, log collectors) or with `--log_as_json`;
  *   on a terminal, one readable line per event (`terminalLine`): time, level, message, and as many
  *   of the event's fields as fit the terminal's width, written synchronously (no worker thread

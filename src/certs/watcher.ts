@@ -1,8 +1,9 @@
 /**
  * Watches the directories that hold the certificate files, not the files: Kubernetes updates a
  * secret volume by writing a new timestamped directory and atomically re-pointing the `..data`
- * symlink the files resolve through, and a watch on the files themselves sees nothing (checked
- * here with chokidar 5, shared/reference/verified-here.md; Istio's watcher.go says the same).
+ * symlink the files resolve through, and a watch on the files themselves sees nothing (measured
+ * with chokidar 5: docs/certificate-watch.md; Istio 1.5's `pkg/envoy/watcher.go` watches the
+ * directories for the same reason).
  *
  * Three kinds of directory are watched, each non-recursively:
  * - the directory named in each path (where the `..data` swap and plain writes happen);

@@ -1,5 +1,5 @@
 /**
- * The command line of pilot-agent (habit 8: thin CLI, one exit). `main` parses, runs one command and
+ * The command line of pilot-agent: a thin layer with one way out. `main` parses, runs one command and
  * returns its exit code; only `bin/pilot-agent.js` calls `process.exit`, after the log is flushed.
  *
  * Commands, as Istio's cobra tree: `proxy` (1.5), `version` (istio.io/pkg), `wait` (≥1.7),

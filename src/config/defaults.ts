@@ -1,5 +1,5 @@
 /**
- * Every default of `pilot-agent proxy` in one frozen place (habit 11). The flag table
+ * Every default of `pilot-agent proxy` in one frozen place, validated eagerly. The flag table
  * (src/config/flags.ts), the loader and the README read these values; nothing else spells a default.
  *
  * Sources: Istio 1.5 `pkg/config/mesh/mesh.go` `DefaultProxyConfig()`, `pilot/cmd/pilot-agent/main.go`
@@ -108,7 +108,7 @@ export function tlsFilesIn(dir: string): Record<keyof typeof DEFAULT_TLS_FILES, 
 }
 
 /**
- * Supervision constants (issue 3). Istio 1.5 never restarts Envoy; these belong to our restart
+ * Supervision constants of this agent. Istio 1.5 never restarts Envoy; these belong to our restart
  * budget and to the admin poller.
  */
 export const DEFAULT_LIFECYCLE = deepFreeze({
@@ -159,7 +159,7 @@ export const VALIDATION_LIMITS = deepFreeze({
   connectTimeoutMaxMs: 30_000,
 } as const);
 
-/** Start-up waits of Istio 1.5 (spec §1.3). */
+/** Start-up waits of Istio 1.5 (`pilot/pkg/proxy/`, called from `pilot/cmd/pilot-agent/main.go`). */
 export const STARTUP_WAITS = deepFreeze({
   /** `pilot/pkg/proxy/net.go` `GetPrivateIPs`: poll every 100 ms for up to 2 min. */
   privateIpPollMs: 100,

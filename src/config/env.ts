@@ -1,5 +1,6 @@
 /**
- * The environment variables `pilot-agent proxy` reads (spec §1.2.2, plus the ≥1.12 drain variables).
+ * The environment variables `pilot-agent proxy` reads (Istio 1.5 `pilot/cmd/pilot-agent/main.go` and
+ * `model.go`, `pilot/pkg/features/pilot.go`; plus the ≥1.12 drain variables of `options/options.go`).
  * Semantics of `istio.io/pkg/env`: a string variable is its value when set (even empty), else the
  * default. For bool, int and duration variables Istio logs a warning on a bad value and uses the
  * default; we reject the value instead (one usage error naming the variable), and treat an empty

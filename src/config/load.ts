@@ -1,6 +1,6 @@
 /**
  * Flags + environment → one validated, frozen `AgentConfig`, in the order of Istio 1.5's `proxy`
- * `RunE` (spec §0.1 steps 2–3, §1.4–1.6, §1.9): role, environment, node identity, ProxyConfig =
+ * `RunE` (`pilot/cmd/pilot-agent/main.go`): role, environment, node identity, ProxyConfig =
  * DefaultProxyConfig overwritten by flags, remote services, control-plane auth and SANs, tracer,
  * validation, statsd resolution, certificate list. Nothing is written and no process is started
  * here, so a usage error always leaves the machine untouched.
@@ -153,7 +153,7 @@ export async function loadAgentConfig(input: LoadAgentConfigInput): Promise<Agen
   const registry = flags.serviceregistry as ServiceRegistry;
   const authPolicy = flags.controlPlaneAuthPolicy as ControlPlaneAuthPolicy;
 
-  // Node identity (spec §1.4).
+  // Node identity (Istio 1.5 `main.go` `RunE`; the service node of `pilot/pkg/model/context.go`).
   if (flags.ip === '' && env.instanceIp !== '' && parseIp(env.instanceIp) === undefined) {
     log?.warn(`INSTANCE_IP ${goQuote(env.instanceIp)} is not an IP address; ignoring it, as Istio does`);
   }
@@ -184,7 +184,7 @@ export async function loadAgentConfig(input: LoadAgentConfigInput): Promise<Agen
     podIp,
   };
 
-  // ProxyConfig = DefaultProxyConfig() overwritten by the flags (spec §1.6 step 1).
+  // ProxyConfig = DefaultProxyConfig() (`pkg/config/mesh/mesh.go`) overwritten by the flags (`main.go`).
   const remote: ParsedRemoteService[] = [];
   const metrics =
     flags.envoyMetricsService !== ''
@@ -221,7 +221,7 @@ export async function loadAgentConfig(input: LoadAgentConfigInput): Promise<Agen
   const invalid = proxyConfigProblems(proxy, tracer.lightstep);
   if (invalid.length > 0) throw usageError(invalid.join('; '));
 
-  // Pilot and Mixer SANs, only under MUTUAL_TLS (spec §1.6 steps 3–4).
+  // Pilot and Mixer SANs, only under MUTUAL_TLS (`main.go` `getSAN`).
   let pilotSAN: string[] = [];
   let mixerSAN: string[] = [];
   if (authPolicy === 'MUTUAL_TLS') {
@@ -241,7 +241,8 @@ export async function loadAgentConfig(input: LoadAgentConfigInput): Promise<Agen
     mixerSAN = spiffeSan(td, ns, MIXER_SERVICE_ACCOUNT, flags.mixerIdentity);
   }
 
-  // Statsd: resolved once; a failed lookup disables statsd with a warning, as Istio (spec §1.3).
+  // Statsd: resolved once; a failed lookup disables statsd with a warning, as Istio
+  // (`pilot/pkg/proxy/resolve.go` `ResolveAddr`).
   if (proxy.statsdUdpAddress !== '') {
     const resolved = await resolveStatsdAddress(proxy.statsdUdpAddress, input.resolveHost);
     if ('error' in resolved) {
@@ -252,7 +253,8 @@ export async function loadAgentConfig(input: LoadAgentConfigInput): Promise<Agen
     }
   }
 
-  // Certificates to wait for and watch (spec §1.9).
+  // Certificates to wait for and watch: the `ISTIO_META_TLS_*` files, then remote-service TLS files
+  // (Istio 1.5 `main.go`, which dedupes them in map order; we keep the first occurrence's order).
   const remoteTls = remote.some((r) => r.tlsEnabled);
   const certFiles = dedupeKeepOrder([...env.tlsFiles, ...remote.flatMap((r) => r.tlsFiles)]);
 

@@ -4,7 +4,8 @@
  * status server) reads from it and nothing writes to it.
  *
  * Names follow Istio's: `ProxyConfig` mirrors the fields of Istio 1.5's `meshconfig.ProxyConfig`
- * that `pilot-agent proxy` fills from its flags (spec §1.5–1.6). Durations are milliseconds.
+ * that `pilot-agent proxy` fills from its flags (defaults from `pkg/config/mesh/mesh.go`
+ * `DefaultProxyConfig()`, flags copied in `pilot/cmd/pilot-agent/main.go`). Durations are milliseconds.
  */
 
 export type NodeType = 'sidecar' | 'router';
@@ -65,7 +66,7 @@ export interface ProxyConfig {
   tracing: Tracing | undefined;
 }
 
-/** Who this proxy is (spec §1.4). */
+/** Who this proxy is (Istio 1.5 `pilot/cmd/pilot-agent/main.go` `RunE`, `pilot/pkg/model/context.go`). */
 export interface NodeIdentity {
   type: NodeType;
   /** `--ip` or INSTANCE_IP first, then discovered addresses; `127.0.0.1, ::1` when none. */
@@ -83,7 +84,7 @@ export interface NodeIdentity {
   podIp: string;
 }
 
-/** Shutdown and supervision settings (issue 3). */
+/** Shutdown and supervision settings: the drain and kill waits, the restart budget and back-off. */
 export interface LifecycleConfig {
   /** TERMINATION_DRAIN_DURATION_SECONDS × 1000 (default 5 s). */
   terminationDrainMs: number;
@@ -114,7 +115,7 @@ export interface LifecycleConfig {
   adminTimeoutMs: number;
 }
 
-/** Certificate files watched for hot restart (issue 4). */
+/** Certificate files watched for hot restart (a content change starts a new Envoy epoch). */
 export interface CertConfig {
   /** Deduplicated, non-empty, in Istio's order: server chain, key, root, client chain, key, root, remote-service TLS files. */
   files: string[];
@@ -147,13 +148,13 @@ export interface AgentConfig {
   bootstrapOverridePath: string;
   /** `--baseId`: Envoy `--base-id` (omitted when 0, as Istio never passes it). */
   baseId: number;
-  /** ISTIO_KUBE_APP_PROBERS as given (parsed by the status server, issue 5). */
+  /** ISTIO_KUBE_APP_PROBERS as given (parsed by the status server). */
   kubeAppProbers: string;
-  /** ISTIO_PROMETHEUS_ANNOTATIONS as given (issue 5). */
+  /** ISTIO_PROMETHEUS_ANNOTATIONS as given (read by the status server's metrics merge). */
   prometheusAnnotations: string;
   lifecycle: LifecycleConfig;
   certs: CertConfig;
-  /** Attach the Stately inspector (issue 6). */
+  /** Attach the Stately inspector (`--inspect` or PILOT_AGENT_INSPECT). */
   inspect: boolean;
   /** The environment the agent was started with (node metadata comes from it). */
   env: Readonly<Record<string, string>>;

@@ -1,7 +1,8 @@
 /**
  * Envoy's admin API as the agent uses it. Every request opens its own connection (no keep-alive):
  * during a hot restart the admin port passes from parent to child, and a kept-alive socket would
- * go on talking to the parent after it closed its listener (envoy-process-behaviour §2.3).
+ * go on talking to the parent after it closed its listener (ShutdownAdmin in
+ * `source/server/hot_restarting_parent.cc`; docs/envoy-process.md, "One hot restart, step by step").
  */
 import { request } from 'node:http';
 import type { AgentConfig, NodeType } from '../config/types.js';
@@ -19,7 +20,7 @@ export interface AdminClient {
 }
 
 export interface AdminClientOptions {
-  /** `127.0.0.1`, or `::1` for an IPv6 proxy (Istio's `localhost` choice, spec §1.7). */
+  /** `127.0.0.1`, or `::1` for an IPv6 proxy (Istio's `localhost` choice, see `adminHost`). */
   host: string;
   port: number;
   timeoutMs: number;
@@ -27,7 +28,10 @@ export interface AdminClientOptions {
   maxBodyBytes?: number;
 }
 
-/** Where the agent reaches Envoy's admin API: `127.0.0.1`, or `::1` for an IPv6 proxy (spec §1.7). */
+/**
+ * Where the agent reaches Envoy's admin API: `127.0.0.1`, or `::1` for an IPv6 proxy (Istio 1.5
+ * `pilot/cmd/pilot-agent/main.go`: the status server's `LocalHostAddr`).
+ */
 export function adminHost(config: AgentConfig): string {
   return config.node.ipv6 ? '::1' : '127.0.0.1';
 }
@@ -72,8 +76,9 @@ export function createAdminClient(options: AdminClientOptions): AdminClient {
 }
 
 /**
- * The drain request Istio makes (spec §6.2): inbound listeners only for a sidecar, so the
- * application's own outbound calls keep working during its shutdown; all listeners for a router.
+ * The drain request Istio makes (`pkg/envoy/agent.go`, `admin.go`): inbound listeners only for a
+ * sidecar, so the application's own outbound calls keep working during its shutdown; all listeners
+ * for a router.
  * `graceful` since Istio 1.8; `skip_exit` (Istio ≥ 1.21, `/drain`) when Envoy must keep running
  * after its drain period because the agent holds it until the next SIGTERM.
  */

@@ -7,8 +7,8 @@
  * Ctrl-C or a group signal aimed at the agent must not hit Envoy directly, or the drain the agent
  * orchestrates would be skipped. The flip side — Envoy no longer dies with the agent's group — is
  * covered twice: with hot restart enabled Envoy asks Linux for SIGTERM when its parent dies
- * (PR_SET_PDEATHSIG, envoy-process-behaviour §2.6), and `envoyProcesses.killAll()` runs on every
- * exit path of the agent, including its own crashes.
+ * (PR_SET_PDEATHSIG, in Envoy's `source/server/hot_restart_impl.cc`), and
+ * `envoyProcesses.killAll()` runs on every exit path of the agent, including its own crashes.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -48,7 +48,10 @@ class ProcessRegistry {
 
 export const envoyProcesses = new ProcessRegistry();
 
-/** Envoy's stderr lines that mean a hot-restart setup failure (envoy-process-behaviour §0, §2.5). */
+/**
+ * Envoy's stderr lines that mean a hot-restart setup failure (`source/server/hot_restart_impl.cc`,
+ * `hot_restarting_base.cc`; docs/envoy-process.md, "Failures when a child starts").
+ */
 const FAILURE_MARKERS: readonly [RegExp, HotRestartFailure][] = [
   [/previous envoy process is still initializing/, 'still-initializing'],
   [/unable to bind domain socket with base_id=/, 'socket-in-use'],
@@ -180,8 +183,8 @@ function removeConfig(file: string | null, log: Logger): void {
 
 /**
  * `<binary> <argv> --mode validate`: Envoy loads the bootstrap without binding anything
- * (envoy-process-behaviour §1.4). Resolves on exit 0, rejects with Envoy's reason otherwise, and
- * removes the rejected file.
+ * (`HotRestartNopImpl`, `source/server/config_validation/server.cc`). Resolves on exit 0, rejects
+ * with Envoy's reason otherwise, and removes the rejected file.
  */
 export function validateEpochActor(deps: EnvoyProcessDeps & { timeoutMs: number }) {
   return fromPromise<void, LaunchPlan>(

@@ -1,12 +1,16 @@
 /**
  * Reading Envoy's `/stats` text: pure functions, no I/O. One admin request gives everything the
- * readiness rule needs (Istio makes two, spec §5.2): server state, the hot-restart epoch of the
- * process that answered (the admin port moves to the child during a hot restart), workers, and
- * the CDS/LDS counters.
+ * readiness rule needs (Istio makes two, `pilot/cmd/pilot-agent/status/ready/probe.go`): server
+ * state, the hot-restart epoch of the process that answered (the admin port moves to the child
+ * during a hot restart), workers, and the CDS/LDS counters.
  */
 import type { AdminStatus, ServerState } from '../../machines/envoy-lifecycle.js';
 
-/** `GET` path polled for readiness. `usedonly`: a stat not yet written is absent (Envoy §4.3). */
+/**
+ * `GET` path polled for readiness. `usedonly`: a stat not yet written is absent, so `server.state`
+ * is missing until the first server stats refresh (docs/envoy-process.md, "Stats for readiness and
+ * draining").
+ */
 export const READINESS_STATS_PATH =
   '/stats?usedonly&filter=' +
   encodeURIComponent(

@@ -6,7 +6,8 @@
  *
  * Loopback is 127.0.0.0/8, ::1, and 127.0.0.0/8 written as an IPv4-mapped IPv6 address
  * (::ffff:127.0.0.0/104), which is how a dual-stack listener reports IPv4 callers. An address that
- * is missing or does not parse is not loopback (Istio `IsRequestFromLocalhost`, spec §5.3).
+ * is missing or does not parse is not loopback (Istio 1.5 `pilot/cmd/pilot-agent/status/server.go`,
+ * `isRequestFromLocalhost`; its `TestHandleQuit` sends a request with no remote address: 403).
  */
 import { BlockList, isIP } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';

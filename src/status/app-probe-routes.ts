@@ -1,7 +1,9 @@
 /**
  * `/app-health/<container>/<livez|readyz|startupz>`: kubelet's probes of the application, which
  * the injector pointed at the status port, are run here against the application and answered the
- * way kubelet would judge the application's own answer (spec §5.4, §5.7).
+ * way kubelet would judge the application's own answer (Istio
+ * `pilot/cmd/pilot-agent/status/server.go`, `handleAppProbe`; the release that brought each
+ * behaviour is named below).
  *
  * The answer kubelet gets:
  * - HTTP(S): a 3xx from the application → 200 (a redirect kubelet would count as success; it has

@@ -1,13 +1,14 @@
 /**
  * `ISTIO_KUBE_APP_PROBERS`: the application's own Kubernetes probes, which the injector rewrote to
- * point at the status port (spec §5.4). The JSON maps a status-server path to the container's
- * original probe:
+ * point at the status port (Istio 1.5 `pkg/kube/inject/app_probe.go`). The JSON maps a
+ * status-server path to the container's original probe:
  *
  *   {"/app-health/web/readyz": {"httpGet": {"path": "/ready", "port": 8080}, "timeoutSeconds": 1}}
  *
  * Parsed and validated once at start-up: a bad value stops the agent with exit 255 before Envoy
- * starts (Istio `NewServer`, spec §1.7). What is parsed here is only a description of a target on
- * the pod's own address; nothing in it can name another host (see `probe-client.ts`).
+ * starts (Istio `NewServer`, `pilot/cmd/pilot-agent/status/server.go`). What is parsed here is
+ * only a description of a target on the pod's own address; nothing in it can name another host
+ * (see `probe-client.ts`).
  *
  * Decisions where Istio leaves room (each is tested in test/status/app-probes.test.ts):
  * - Ports must be JSON integers 1–65535. Istio rejects every string port ("must be int type"),

@@ -1,8 +1,9 @@
 /**
- * `POST /quitquitquit` and `POST /drain`, for callers inside the pod (spec §5.3, §6.3).
+ * `POST /quitquitquit` and `POST /drain`, for callers inside the pod (Istio
+ * `pilot/cmd/pilot-agent/status/server.go`: `/quitquitquit` since 1.3, `/drain` since 1.21).
  *
  * - `/quitquitquit`: a Job's main container calls it when it is done, so the sidecar stops and the
- *   Job can complete (Istio 1.3+, peers-and-user-needs §3.1). The agent stops Envoy and exits 0
+ *   Job can complete (istio/istio#6324, istio/istio#11045). The agent stops Envoy and exits 0
  *   without draining, as Istio ≥ 1.26 does: the application is already gone.
  * - `/drain` (Istio ≥ 1.21, the native-sidecar preStop hook): readiness turns 503 and Envoy drains
  *   its inbound listeners; the agent keeps running until it is told to stop.

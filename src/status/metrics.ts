@@ -1,5 +1,6 @@
 /**
- * Merged Prometheus metrics on the status port (Istio ≥ 1.6, spec §5.7): `GET /stats/prometheus`
+ * Merged Prometheus metrics on the status port (Istio ≥ 1.6,
+ * `pilot/cmd/pilot-agent/status/server.go`, tested by its `TestStats`): `GET /stats/prometheus`
  * (and `/metrics`, Istio ≥ 1.14) answers, in this order,
  *   1. the agent's own metrics (a prom-client registry),
  *   2. Envoy's, read from its admin endpoint `GET /stats/prometheus` on 127.0.0.1 (::1 for an

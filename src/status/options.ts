@@ -1,7 +1,8 @@
 /**
  * What the status server needs from the agent's configuration, validated at start-up: a bad
  * `ISTIO_KUBE_APP_PROBERS` or `ISTIO_PROMETHEUS_ANNOTATIONS` stops the agent with exit 255 before
- * Envoy starts (Istio `NewServer`, spec §1.7). Call it before starting anything.
+ * Envoy starts (Istio `NewServer` in `pilot/cmd/pilot-agent/status/server.go`, which `main.go`
+ * calls before it starts Envoy). Call it before starting anything.
  */
 import type { AgentConfig } from '../config/types.js';
 import { adminHost } from '../envoy/admin.js';

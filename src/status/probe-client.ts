@@ -4,9 +4,9 @@
  *
  * Destination: INSTANCE_IP when known, as kubelet probes the pod IP (Istio ≥ 1.10; an application
  * bound to its pod IP only would fail a probe sent to localhost), else 127.0.0.1, or ::1 for an
- * IPv6 proxy (Istio's `localhost` choice, spec §1.7). Nothing in a request chooses the host, the
- * port or the path: they come from the validated configuration, so the status port is never an
- * open proxy.
+ * IPv6 proxy (Istio 1.5's `localhost`, chosen in `pilot/cmd/pilot-agent/main.go`). Nothing in a
+ * request chooses the host, the port or the path: they come from the validated configuration, so
+ * the status port is never an open proxy.
  *
  * Source address: 127.0.0.6 (::6 for IPv6) when this host can bind it, as Istio does. Istio's
  * iptables rules send the proxy user's traffic to its own pod IP through Envoy's inbound listener,

@@ -29,7 +29,7 @@ export interface GoldenCase {
   template?: string;
   /**
    * Addresses of the pod's network interfaces (what Istio's private-IP discovery finds); they are
-   * appended to INSTANCE_IP in the node IP list, duplicates kept (spec §1.4).
+   * appended to INSTANCE_IP in the node IP list, duplicates kept (Istio 1.5 `main.go` `RunE`).
    */
   discoveredIps?: string[];
 }
@@ -63,7 +63,10 @@ const INJECTED_ENV: Record<string, string> = {
   ISTIO_META_ISTIO_PROXY_SHA: 'istio-proxy:73f240a29bece92a8882a36893ccce07b4a54664',
 };
 
-/** The seed's sidecar invocation (spec §1.2.1, with the 1.5 injector's values). */
+/**
+ * The seed's sidecar invocation, with the values of Istio 1.5's injector
+ * (`manifests/istio-control/istio-discovery/files/injection-template.yaml`).
+ */
 const SIDECAR_ARGV = [
   'proxy',
   'sidecar',

@@ -1,6 +1,6 @@
 /**
- * Template parameters and node metadata against Istio 1.5's own vectors (spec §7.9:
- * `pkg/bootstrap/option/instances_test.go`, `pkg/bootstrap/instance_test.go`,
+ * Template parameters and node metadata against Istio 1.5's own vectors
+ * (`pkg/bootstrap/option/instances_test.go`, `pkg/bootstrap/instance_test.go`,
  * `pkg/bootstrap/config_test.go`), plus the deliberate deviations documented in params.ts and
  * metadata.ts.
  */

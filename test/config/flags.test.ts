@@ -13,8 +13,9 @@ import {
 import { AgentError } from '../../src/errors.js';
 
 /**
- * Istio 1.5 `pilot-agent proxy --help` (spec §1.2.1): every flag with its pflag type and default as
- * `--help` prints it. Written out here, independently of the table, so a drift in either fails.
+ * Istio 1.5 `pilot-agent proxy --help` (flags of `pilot/cmd/pilot-agent/main.go`): every flag with
+ * its pflag type and default as `--help` prints it. Written out here, independently of the table,
+ * so a drift in either fails.
  */
 const ISTIO_1_5_PROXY_FLAGS: [string, string, string][] = [
   ['serviceregistry', 'string', 'Kubernetes'],

@@ -114,7 +114,7 @@ describe('control-plane namespace of the Pilot SAN', () => {
   });
 });
 
-describe('node IPs, ID and service node (spec §1.4)', () => {
+describe('node IPs, ID and service node, as Istio 1.5 derives them', () => {
   it('puts --ip first, else INSTANCE_IP normalised, then discovered addresses (duplicates kept)', () => {
     expect(nodeIpAddresses({ ipFlag: '10.0.0.9', instanceIp: '10.0.0.1', discovered: ['10.0.0.1'] })).toEqual(
       ['10.0.0.9', '10.0.0.1'],

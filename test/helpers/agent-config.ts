@@ -2,8 +2,9 @@
  * A complete `AgentConfig` for tests, with Istio 1.5's defaults (`DefaultProxyConfig()` in
  * `pkg/config/mesh/mesh.go`, the `proxy` flag defaults of `pilot/cmd/pilot-agent/main.go`) and the
  * node identity of the seed's sidecar (a `productpage` pod in `default`), derived from the
- * environment the way the agent derives it (spec §1.4): ID `POD_NAME.POD_NAMESPACE`, IP list from
- * `INSTANCE_IP` (no interface discovery in tests), domain `<ns>.svc.cluster.local`.
+ * environment the way the agent derives it (as Istio 1.5's `RunE` in `main.go` does): ID
+ * `POD_NAME.POD_NAMESPACE`, IP list from `INSTANCE_IP` (no interface discovery in tests), domain
+ * `<ns>.svc.cluster.local`.
  *
  * Golden cases describe their command line as data and pass the equivalent overrides here;
  * test/bootstrap/loader-crosscheck.test.ts checks that the real flag/environment loader
@@ -91,7 +92,7 @@ export function makeAgentConfig(overrides: AgentConfigOverrides = {}): AgentConf
   };
 }
 
-/** Spec §1.4 for the Kubernetes registry, from the environment plus explicit overrides. */
+/** Istio 1.5's node identity for the Kubernetes registry, from the environment plus explicit overrides. */
 function nodeIdentity(
   env: Readonly<Record<string, string>>,
   overrides: Partial<NodeIdentity> = {},

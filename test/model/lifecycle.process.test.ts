@@ -1,5 +1,5 @@
 /**
- * Model-based tests of the lifecycle against real processes (issue 6 item 1, part b): the restart
+ * Model-based tests of the lifecycle against real processes: the restart
  * and drain paths of the lifecycle model (lifecycle/scenarios.ts), turned into paths with
  * `getPathsFromEvents` and executed against the built agent (`bin/pilot-agent.js`: run
  * `npm run build` first) and the Envoy simulator. lifecycle/real.ts maps events to actions and

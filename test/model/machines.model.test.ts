@@ -1,5 +1,5 @@
 /**
- * Model-based tests of the three statecharts (issue 6 item 1), at machine level: paths generated
+ * Model-based tests of the three statecharts, at machine level: paths generated
  * from each machine with `xstate/graph` (core/timed-model.ts explains the thin wrapper), run
  * against the real machine with fake actors and a SimulatedClock, and a coverage gate counted from
  * each machine's own definition (core/coverage.ts says how).
@@ -24,8 +24,9 @@ import { runLifecyclePath } from './lifecycle/run.js';
 import { LIFECYCLE_SCENARIOS, scenarioSettings } from './lifecycle/scenarios.js';
 
 /**
- * Transitions no path can take, with the reason (see the report). The gate demands 100 % of all
- * other transitions, and fails if one of these becomes reachable, so the list cannot go stale.
+ * Transitions no path can take, with the reason (printed after the coverage table). The gate
+ * demands 100 % of all other transitions, and fails if one of these becomes reachable, so the list
+ * cannot go stale.
  * Empty since the root's `EPOCH.EXITED` fallback for a `next` process outside `hotRestarting` and
  * `draining` was removed (see the test on hot-restart children below).
  */
@@ -33,10 +34,11 @@ const UNREACHABLE: Record<string, string> = {};
 
 /**
  * Properties the machines do not keep today (read-only here: reported, not fixed), by id. Pinned so
- * that a fix, or a new violation, shows up as a failing test. Findings 1–5 of the first report, the
- * two about `hotRestarting.abandoning` found after it and the three the change to `abandoning` and
- * `childFailures` fixed must not come back (lifecycle/regressions.ts). Open: the INITIALIZING flag
- * left by a child that fails with the restart budget spent, which that change did not count.
+ * that a fix, or a new violation, shows up as a failing test. None is open today. The fixed ones
+ * must not come back (lifecycle/regressions.ts): findings 1–5 (the first five this suite found),
+ * the two about `hotRestarting.abandoning` found after them, the three the change to `abandoning`
+ * and `childFailures` fixed, and the INITIALIZING flag left by a child that fails with the restart
+ * budget spent.
  */
 const KNOWN_FINDINGS = OPEN_FINDINGS.map((f) => f.finding.id).sort();
 
@@ -164,7 +166,7 @@ describe('envoy lifecycle (machine level)', () => {
     () =>
       notes.push(`envoy-lifecycle findings (properties the machine does not keep):\n${findings.format()}`),
   );
-  it('shows exactly the known findings, and none of the fixed ones (machines are read-only here: see the report)', () => {
+  it('shows exactly the known findings, and none of the fixed ones (machines are read-only here: findings are reported, not fixed)', () => {
     expect(
       findings.ids().filter((id) => FIXED_FINDING_IDS.includes(id)),
       'fixed findings back',

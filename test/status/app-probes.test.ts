@@ -3,7 +3,7 @@
  * the application, which headers reach the application, timeouts, HTTPS with a self-signed
  * certificate, redirects, TCP and gRPC probes, and that nothing but the configured target is ever
  * contacted. Vectors from Istio's TestAppProbe, TestHttpsAppProbe, TestGRPCAppProbe and
- * TestProbeHeader (spec §7.5, §7.7).
+ * TestProbeHeader (`pilot/cmd/pilot-agent/status/server_test.go`, 1.5 and later releases).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';

@@ -1,7 +1,8 @@
 /**
  * Start-up validation of ISTIO_KUBE_APP_PROBERS and ISTIO_PROMETHEUS_ANNOTATIONS: what is accepted
  * and how it is read, and for every bad value a one-line usage error (exit 255) naming the
- * variable and the entry at fault. Vectors from Istio's TestNewServer (spec §7.5, §7.7).
+ * variable and the entry at fault. Vectors from Istio's TestNewServer
+ * (`pilot/cmd/pilot-agent/status/server_test.go`, 1.5 and later releases).
  */
 import { describe, expect, it } from 'vitest';
 import { AgentError } from '../../src/errors.js';

@@ -1,8 +1,8 @@
 /**
  * `/quitquitquit` and `/drain`: loopback callers only, POST only, the callback runs once the 200
- * is written (Istio TestHandleQuit, spec §7.5, §7.7). The non-loopback caller is real: the status
- * server listens on every interface and the request goes to this machine's own non-loopback
- * address, so the server sees a non-loopback peer.
+ * is written (Istio's TestHandleQuit in `pilot/cmd/pilot-agent/status/server_test.go`, 1.5 and
+ * later). The non-loopback caller is real: the status server listens on every interface and the
+ * request goes to this machine's own non-loopback address, so the server sees a non-loopback peer.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { isLoopbackAddress } from '../../src/http/loopback.js';

@@ -1,9 +1,9 @@
 /**
  * `GET /stats/prometheus` against a fake Envoy admin port and a fake application on this machine:
  * the three sources in order, one source down, an oversized source, colliding families, time
- * limits, streaming, and `promtool check metrics` on the answer (Istio TestStats, TestStatsError;
- * spec §7.7). promtool comes from Debian's `prometheus` package; without it those checks are
- * skipped with a visible note.
+ * limits, streaming, and `promtool check metrics` on the answer (Istio's TestStats and
+ * TestStatsError in `pilot/cmd/pilot-agent/status/server_test.go`). promtool comes from Debian's
+ * `prometheus` package; without it those checks are skipped with a visible note.
  */
 import { spawnSync } from 'node:child_process';
 import type { IncomingMessage, ServerResponse } from 'node:http';

@@ -1,6 +1,7 @@
 /**
  * The simulated Envoy's command line, seen from a supervisor: which argv it accepts, what it
- * prints where, and its exit codes (notes §1; TCLAP and `options_impl.cc`).
+ * prints where, and its exit codes (TCLAP and `source/server/options_impl.cc`; docs/envoy-process.md,
+ * "Command line").
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bootstrapYaml, Lab } from './test-harness.js';

@@ -1,6 +1,8 @@
 /**
  * Bootstrap loading and validation as a supervisor sees it: `--mode validate`, and the
- * `error initializing configuration` path of a serving process (notes §1.3, §1.4, §5).
+ * `error initializing configuration` path of a serving process (`InstanceImpl::initialize` in
+ * `source/server/server.cc`, `source/server/config_validation/server.cc`; docs/envoy-process.md,
+ * "Bootstrap loading").
  */
 import { readdirSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';

@@ -1,7 +1,7 @@
 /**
  * The simulator's own knobs, all read once at start from `ENVOY_SIM_*` environment variables
  * (README.md lists them). Fault switches change timing and failure only, never the protocol: a
- * simulated Envoy with every fault switched off behaves as the notes describe real Envoy.
+ * simulated Envoy with every fault switched off behaves as docs/envoy-process.md describes real Envoy.
  *
  * A malformed value is a mistake in the test harness, not something Envoy could see, so it stops
  * the simulator with its own `envoy-simulator:` message and exit code 2 before any Envoy

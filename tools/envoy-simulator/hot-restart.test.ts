@@ -1,6 +1,7 @@
 /**
- * Hot restart between simulator processes (notes §2): the admin handover, the parent's drain and
- * termination, the three-epoch rule, and every startup failure of a child.
+ * Hot restart between simulator processes (docs/envoy-process.md, "Hot restart"): the admin
+ * handover, the parent's drain and termination, the three-epoch rule, and every startup failure of
+ * a child.
  */
 import { readFileSync, statSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';

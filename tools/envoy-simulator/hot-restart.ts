@@ -1,6 +1,6 @@
 /**
  * Hot restart, as `HotRestartImpl` and `HotRestarting{Base,Child,Parent}` behave from outside
- * (`source/server/hot_restart*.cc`; notes §2).
+ * (`source/server/hot_restart*.cc`; docs/envoy-process.md, "Hot restart").
  *
  * Names. The base id is scaled by 10. Each process holds two unix sockets in its epoch's slot:
  * `<socket_path>_child_<10B + epoch%3>` and `<socket_path>_parent_<10B + epoch%3>` (at most three

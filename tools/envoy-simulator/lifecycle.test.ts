@@ -1,5 +1,6 @@
 /**
- * Server states over time and the admin API a supervisor polls (notes §3.2, §4): `/ready`,
+ * Server states over time and the admin API a supervisor polls (docs/envoy-process.md, "Server
+ * states" and "Admin API"): `/ready`,
  * `/stats?usedonly` with Istio's filters, `/server_info`, the POST-only mutators, draining.
  */
 import { readFileSync } from 'node:fs';

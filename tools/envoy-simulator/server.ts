@@ -2,7 +2,7 @@
  * The simulated `Server::InstanceImpl`: construction (`initialize()`), the main loop (`run()`),
  * initialization states, stats refreshes, draining, the hot-restart parent role and shutdown.
  *
- * Timeline of a serving process (notes §3.1):
+ * Timeline of a serving process (`source/server/server.cc`; docs/envoy-process.md, "Start-up order"):
  * 1. construct: `initializing epoch N ...`, bootstrap load (errors: critical
  *    `error initializing configuration '<path>': <reason>`, `exiting`, reason on stderr, exit 1),
  *    server stats, ShutdownAdmin to a hot-restart parent, the admin listener.

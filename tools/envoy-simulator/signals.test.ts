@@ -1,6 +1,8 @@
 /**
  * Signals, crashes and the fault switches, as a supervisor observes them: exit code or death by
- * signal, stderr lines, admin answers, and the record file (notes §3.3, §3.4, §2.6).
+ * signal, stderr lines, admin answers, and the record file (`RunHelper` in
+ * `source/server/server.cc`, `source/exe/signal_action.cc`; docs/envoy-process.md, "Signals",
+ * "Exit status", "Parent-death signal").
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';

@@ -3,7 +3,7 @@
  * (`--version`, `/server_info`, the `server.version` gauge, the crash backtrace) reads it here.
  */
 
-/** The release the simulator claims to be (Envoy 1.3x, the behaviour the notes describe). */
+/** The release the simulator claims to be (Envoy 1.3x, the behaviour docs/envoy-process.md describes). */
 export const ENVOY_RELEASE = { major: 1, minor: 36, patch: 2 } as const;
 
 /**

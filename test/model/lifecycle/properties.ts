@@ -6,7 +6,8 @@
  * The checker follows one path, snapshot by snapshot, and keeps two facts of the outside world that
  * the machine does not state:
  * - which Envoy process answers on the admin port (the last one an `ADMIN.STATUS` came from; Envoy
- *   moves the port to a hot-restart child when it starts, §2.3 step 3, and never gives it back);
+ *   moves the port to a hot-restart child when it starts and never gives it back: ShutdownAdmin,
+ *   docs/envoy-process.md, hot restart step 3);
  * - Envoy's INITIALIZING flag in the shared memory: every process sets it when it attaches and
  *   clears it once it is LIVE; a child that dies before that leaves it set until a fresh epoch 0
  *   recreates the memory (envoy#33446), and every later child finds it set and is refused ("previous
@@ -14,17 +15,18 @@
  *   touched the memory. What the checker knows is what the machine could know: one of *our*
  *   children died without clearing the flag, and a later child from the same parent was refused.
  * One fact of the world is a consequence of a signal rather than a state: a hot-restart child that
- * gets SIGTERM (once running) shuts down gracefully and first sends its parent Terminate (§2.3
- * step 9), so a SIGTERM to the child of the serving epoch counts as ending that epoch. Everything
- * else is read from the snapshots.
+ * gets SIGTERM (once running) shuts down gracefully and first sends its parent Terminate (Envoy's
+ * `shutdown()`; docs/envoy-process.md, hot restart step 9), so a SIGTERM to the child of the
+ * serving epoch counts as ending that epoch. Everything else is read from the snapshots.
  *
  * Fixed in `machines/envoy-lifecycle.ts`, their detectors kept as regression checks on every state
  * of every executed path (lifecycle/regressions.ts also replays their original paths): findings 1–5
- * of the first report, the two found after it in `abandoning` (headless parent, no deadline after
- * SIGKILL), and the three the next change fixed: `abandoning` killed the serving parent (`killAll`
- * after the grace) and terminated it through its child (SIGTERM), and the INITIALIZING flag left by
- * an abandoned child was forgotten at the next hot restart; and the same flag left by a child that
- * fails with the restart budget spent (`stickyFlagBudgetSpent`). None is open.
+ * (the first five this suite found), the two found after them in `abandoning` (headless parent, no
+ * deadline after SIGKILL), and the three the next change fixed: `abandoning` killed the serving
+ * parent (`killAll` after the grace) and terminated it through its child (SIGTERM), and the
+ * INITIALIZING flag left by an abandoned child was forgotten at the next hot restart; and the same
+ * flag left by a child that fails with the restart budget spent (`stickyFlagBudgetSpent`). None is
+ * open.
  */
 import type { AnyEventObject } from 'xstate';
 import type { Findings } from '../core/findings.js';
@@ -87,7 +89,7 @@ export const FINDINGS = {
   },
   childTerminatesParent: {
     id: 'abandoning-terminates-serving-parent-through-child',
-    what: '`hotRestarting.abandoning` sent SIGTERM to the abandoned hot-restart child while the parent served (200): an Envoy child that shuts down gracefully first sends its parent Terminate (envoy-process-behaviour §2.3 step 9), which ends the epoch that serves (fixed: SIGKILL, which sends no Terminate)',
+    what: '`hotRestarting.abandoning` sent SIGTERM to the abandoned hot-restart child while the parent served (200): an Envoy child that shuts down gracefully first sends its parent Terminate (its `shutdown()`, docs/envoy-process.md hot restart step 9), which ends the epoch that serves (fixed: SIGKILL, which sends no Terminate)',
     fixed: true,
   },
   stickyFlagBudgetSpent: {
@@ -225,7 +227,8 @@ export class LifecycleProperties {
     const serving = c.procs.find((p) => p.role === 'current');
     const hit = signalled.find((x) => x.seq === serving?.seq);
     // A hot-restart child that shuts down gracefully (SIGTERM) first sends its parent Terminate
-    // (§2.3 step 9): a SIGTERM to the child of the serving epoch ends that epoch too. SIGKILL does not.
+    // (docs/envoy-process.md, hot restart step 9): a SIGTERM to the child of the serving epoch ends
+    // that epoch too. SIGKILL does not.
     const childOfServing = (seq: number) =>
       c.procs.some(
         (p) => p.seq === seq && p.role === 'next' && serving !== undefined && p.epoch === serving.epoch + 1,

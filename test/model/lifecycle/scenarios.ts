@@ -246,8 +246,9 @@ export const LIFECYCLE_SCENARIOS: Scenario[] = [
   },
   {
     // The child never answered on the admin port: it gets SIGKILL at once (SIGTERM would make it
-    // terminate its parent, §2.3 step 9), and the parent keeps serving, untouched (the child that
-    // took the port is a regression path: lifecycle/regressions.ts, "abandoned handover"). The real
+    // terminate its parent: docs/envoy-process.md, hot restart step 9), and the parent keeps
+    // serving, untouched (the child that took the port is a regression path:
+    // lifecycle/regressions.ts, "abandoned handover"). The real
     // simulator cannot get here: the agent's handover timeout is a fixed 60 s.
     name: 'handover timeout before the child took the admin port: abandoned, SIGKILL to the child only, parent serves on',
     labels: [
