@@ -223,6 +223,18 @@ await main(process.argv.slice(2), process.argv[1] ?? 'envoy');`,
     banner: {
       js: "#!/usr/bin/env node\nimport { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);",
     },
+    // Envoy's API for the bootstrap validator, inlined: the one file has no dist/ beside it.
+    plugins: [
+      {
+        name: 'inline-envoy-api',
+        setup(b) {
+          b.onLoad({ filter: /[\\/]dist[\\/]tools[\\/]envoy-api[\\/]built\.js$/ }, () => ({
+            contents: `export const builtApiPath = () => '(inlined)';\nexport const builtApiText = () => ${JSON.stringify(readFileSync(join(ROOT, 'dist/envoy-api.json'), 'utf8'))};`,
+            loader: 'js',
+          }));
+        },
+      },
+    ],
     logLevel: 'warning',
   });
   chmodSync(outfile, 0o755);

@@ -10,7 +10,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { packageRoot } from '../../src/package-root.js';
+import { builtApiPath, builtApiText } from './built.js';
 
 /** Files whose types a bootstrap may reference: the Bootstrap itself and common `@type` extensions. */
 const ROOT_FILES = [
@@ -103,9 +103,6 @@ function lazily(stored: StoredApi): EnvoyApi {
 export function lowerCamel(name: string): string {
   return name.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
 }
-
-const root = (): string => packageRoot(import.meta.dirname) ?? process.cwd();
-const BUILT = (): string => join(root(), 'dist/envoy-api.json');
 
 /** `require` for the fallback path only: loading node:module costs every simulator start ~10 ms. */
 function requireHere(): NodeJS.Require {
@@ -230,11 +227,10 @@ let loaded: EnvoyApi | undefined;
 export function envoyApi(): EnvoyApi {
   if (loaded) return loaded;
   let stored: StoredApi | undefined;
-  try {
-    const built = JSON.parse(readFileSync(BUILT(), 'utf8')) as StoredApi;
+  const text = builtApiText();
+  if (text !== undefined) {
+    const built = JSON.parse(text) as StoredApi;
     if (built.source.startsWith(`${FILES} (`)) stored = built;
-  } catch {
-    // not built yet
   }
   loaded = lazily(stored ?? readProtos());
   return loaded;
@@ -243,7 +239,7 @@ export function envoyApi(): EnvoyApi {
 /** `npm run build`: writes dist/envoy-api.json. */
 export function writeEnvoyApi(): string {
   const api = readProtos();
-  const file = BUILT();
+  const file = builtApiPath();
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, JSON.stringify(api));
   return file;
