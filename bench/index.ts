@@ -17,6 +17,8 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<BenchSection> }
   'status-readiness': () => import('./status-readiness.js'),
   'status-probe': () => import('./status-probe.js'),
   'status-metrics': () => import('./status-metrics.js'),
+  // Builds the image with podman as `npm run test:container` does (root, a few minutes).
+  container: () => import('./container.js'),
 };
 
 const file = join(packageRoot(import.meta.dirname) ?? process.cwd(), 'BENCHMARKS.md');

@@ -1,8 +1,9 @@
 /**
  * The one pino root logger of the agent (habit 12). Decided once, here:
  * - JSON lines when stdout is not a terminal (containers, log collectors) or with `--log_as_json`;
- *   readable lines through pino-pretty on a terminal, synchronously and without a worker thread
- *   (a transport thread could lose the last lines at exit).
+ *   on a terminal, one readable line per event (`terminalLine`): time, level, message, and as many
+ *   of the event's fields as fit the terminal's width, written synchronously (no worker thread
+ *   that could lose the last lines at exit).
  * - Key material never reaches the log: `privateKey`, `key`, `token` and `accessToken` fields are
  *   censored at any depth pino's redact paths reach, and PEM blocks are cut out of every string
  *   (messages included), since certificates and keys travel through config and error text.
@@ -10,7 +11,6 @@
  * `silent`.
  */
 
-import { createRequire } from 'node:module';
 import type { DestinationStream, Level, LoggerOptions, Logger as PinoLogger } from 'pino';
 import { pino } from 'pino';
 
@@ -98,16 +98,88 @@ export function createLogger(options: LoggerOptionsInput = {}): Logger {
     base: undefined,
   };
   if (json) return pino(config, destination as DestinationStream);
-  // Loaded only for a terminal: containers (JSON) never pay for it at start-up.
-  const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
-  const stream = pretty({
-    sync: true,
-    colorize: isTTY,
-    destination: destination as NodeJS.WritableStream,
-    translateTime: 'SYS:standard',
-    ignore: 'pid,hostname',
+  const out = destination as NodeJS.WritableStream & { columns?: number };
+  const width = () => (typeof out.columns === 'number' && out.columns > 0 ? out.columns : DEFAULT_WIDTH);
+  return pino(config, {
+    write(line: string) {
+      out.write(
+        `${terminalLine(JSON.parse(line) as Record<string, unknown>, { color: isTTY, width: width() })}\n`,
+      );
+    },
   });
-  return pino(config, stream);
+}
+
+/** Columns assumed when the terminal does not say. */
+const DEFAULT_WIDTH = 120;
+/** Longest value shown for one field. */
+const MAX_VALUE = 48;
+/** What every line shows in its own way, or not at all. */
+const HEADER = new Set(['level', 'time', 'msg']);
+
+const COLORS: Record<string, string> = {
+  trace: '90',
+  debug: '90',
+  info: '32',
+  warn: '33',
+  error: '31',
+  fatal: '35',
+};
+
+function fieldText(value: unknown): string {
+  let text: string;
+  if (typeof value === 'string') text = /^[\w.:/@+,-]+$/.test(value) ? value : JSON.stringify(value);
+  else if (Array.isArray(value) && value.every((v) => typeof v !== 'object' || v === null))
+    text = value.map((v) => String(v)).join(',');
+  else if (
+    value !== null &&
+    typeof value === 'object' &&
+    typeof (value as { message?: unknown }).message === 'string'
+  )
+    text = JSON.stringify((value as { message: string }).message);
+  else text = typeof value === 'object' ? JSON.stringify(value) : String(value);
+  return text.length > MAX_VALUE ? `${text.slice(0, MAX_VALUE - 3)}...` : text;
+}
+
+/** Values that say nothing on a terminal line: absent, null, empty. */
+function isEmpty(value: unknown): boolean {
+  return (
+    value === undefined || value === null || value === '' || (Array.isArray(value) && value.length === 0)
+  );
+}
+
+/**
+ * One log event as one terminal line: `HH:MM:SS.mmm LEVEL message key=value …`. The rule is the
+ * same for every event, whatever fields it carries: fields follow in the order they were logged,
+ * except empty ones and those whose value the message already says; each value is cut at 48
+ * characters; a field that would make the line wrap is left out, and `…` at the end says that
+ * some were. The message is never cut, and the JSON output (not a terminal) carries everything.
+ */
+export function terminalLine(
+  record: Record<string, unknown>,
+  options: { color: boolean; width: number },
+): string {
+  const paint = (code: string, text: string) => (options.color ? `\x1b[${code}m${text}\x1b[0m` : text);
+  const time = typeof record.time === 'string' ? new Date(record.time) : new Date();
+  const pad = (n: number, w = 2) => String(n).padStart(w, '0');
+  const clock = `${pad(time.getHours())}:${pad(time.getMinutes())}:${pad(time.getSeconds())}.${pad(time.getMilliseconds(), 3)}`;
+  const level = String(record.level ?? 'info');
+  const message = String(record.msg ?? '').replace(/\s*\n\s*/g, ' ');
+  let line = `${clock} ${paint(COLORS[level] ?? '0', level.toUpperCase().padEnd(5))} ${message}`;
+  // Two columns are kept for the marker of fields left out.
+  let room = options.width - 2 - (clock.length + 7 + message.length);
+  let leftOut = false;
+  for (const [key, value] of Object.entries(record)) {
+    if (HEADER.has(key) || isEmpty(value)) continue;
+    if (typeof value === 'string' && value.length >= 3 && message.includes(value)) continue;
+    const field = ` ${key}=${fieldText(value)}`;
+    if (field.length > room) {
+      leftOut = true;
+      continue;
+    }
+    line += paint('2', field);
+    room -= field.length;
+  }
+  return leftOut ? `${line}${paint('2', ' \u2026')}` : line;
 }
 
 /**

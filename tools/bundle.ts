@@ -3,12 +3,18 @@
  * the file `bin/pilot-agent.js` runs. One module instead of ~250 makes the path from exec to
  * Envoy's spawn shorter, and V8 keeps less source and code in memory (measured in BENCHMARKS.md).
  * Modules the agent never runs are left out (LEFT_OUT below).
+ *
+ * SDS mode's runtime (src/sds/index.ts: the transport, grpc-js, the secrets) is a second module,
+ * `dist/pilot-agent-sds.mjs`, which `src/sds/load.ts` imports on demand: left inside the main
+ * bundle, unevaluated, its ~290 KB of source would still cost hot-restart mode ~0.7 MB of idle RSS.
  */
 
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { build, type Plugin } from 'esbuild';
+import { build, buildSync, type Plugin } from 'esbuild';
+import { buildPageAssets } from '../src/debug/page-assets.js';
 import { packageRoot } from '../src/package-root.js';
+import { buildStamp } from './build-stamp.js';
 
 const root = packageRoot(import.meta.dirname) ?? process.cwd();
 
@@ -29,6 +35,9 @@ const LEFT_OUT: Record<string, string> = {
   'light-my-request': 'inject() is not available in the pilot-agent bundle',
   // Pushing to a Prometheus pushgateway (it loads https and zlib); the agent is scraped.
   'prom-client/lib/pushgateway': 'the Prometheus pushgateway client is not available in pilot-agent',
+  // grpc-js requires it (with protobufjs) only to load .proto files, for channelz and
+  // loadPackageDefinition; the SDS server has hand-written messages and channelz off. ~140 KB.
+  '@grpc/proto-loader': 'grpc-js cannot load .proto files in pilot-agent',
 };
 
 /** `./lib/x` imported from `node_modules/pkg/index.js` → `pkg/lib/x`; bare specifiers as they are. */
@@ -48,6 +57,20 @@ const leaveOut: Plugin = {
     });
     b.onLoad({ filter: /.*/, namespace: 'left-out' }, (args) => ({
       contents: `module.exports = function leftOut() { throw new Error(${JSON.stringify(LEFT_OUT[args.path])}); };`,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * The statechart page's script and styles (src/debug/page/), built now and carried in the bundle
+ * as text in place of `page-assets.js`, which would otherwise build them at run time.
+ */
+const pageAssetsBuilt: Plugin = {
+  name: 'page-assets-built',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]dist[\\/]src[\\/]debug[\\/]page-assets\.js$/ }, () => ({
+      contents: `export const pageAssets = () => Promise.resolve(${JSON.stringify(buildPageAssets(buildSync))});`,
       loader: 'js',
     }));
   },
@@ -96,32 +119,58 @@ const REQUIRE_SHIM = `const require = ((load, lazy) => (id) => {
   });
 })(process.getBuiltinModule('node:module').createRequire(import.meta.url), ${JSON.stringify(LAZY_BUILTINS)});`;
 
-const result = await build({
-  entryPoints: [join(root, 'dist/src/cli/main.js')],
-  outfile: join(root, 'dist/pilot-agent.mjs'),
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  minify: true,
-  sourcemap: 'linked',
-  legalComments: 'linked',
-  banner: { js: REQUIRE_SHIM },
-  plugins: [leaveOut, builtinsThroughRequire],
-  logLevel: 'warning',
-  metafile: true,
-});
+const SDS_BUNDLE = 'pilot-agent-sds.mjs';
 
-// V8 keeps the module's source for its lifetime: one byte per character when it is all Latin-1,
-// two for every character when it is not. esbuild escapes strings but not regex literals.
-const bundled = readFileSync(join(root, 'dist/pilot-agent.mjs'));
-const wide = bundled.findIndex((byte) => byte > 0x7f);
-if (wide >= 0) {
-  const around = bundled.subarray(Math.max(0, wide - 40), wide + 10).toString('utf8');
-  process.stderr.write(
-    `bundle: non-ASCII character at byte ${wide} (…${around}…); escape it in the source\n`,
-  );
-  process.exit(1);
+/** src/sds/load.ts's `import('./index.js')` becomes an import of the SDS bundle next to the agent's. */
+const sdsApart: Plugin = {
+  name: 'sds-apart',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/index\.js$/ }, (args) =>
+      args.kind === 'dynamic-import' && args.importer.endsWith(join('sds', 'load.js'))
+        ? { path: `./${SDS_BUNDLE}`, external: true }
+        : undefined,
+    );
+  },
+};
+
+/** Builds one module; fails when it is not pure ASCII. */
+async function bundle(entry: string, output: string, plugins: Plugin[]): Promise<void> {
+  const result = await build({
+    entryPoints: [join(root, entry)],
+    outfile: join(root, output),
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    minify: true,
+    sourcemap: 'linked',
+    legalComments: 'linked',
+    banner: { js: REQUIRE_SHIM },
+    // `pilot-agent version`: the git revision, tree status and tag (src/cli/commands/build-info.ts).
+    define: { PILOT_AGENT_BUILD_STAMP: JSON.stringify(buildStamp(process.env, root)) },
+    plugins,
+    logLevel: 'warning',
+    metafile: true,
+  });
+  // V8 keeps the module's source for its lifetime: one byte per character when it is all Latin-1,
+  // two for every character when it is not. esbuild escapes strings but not regex literals.
+  const bundled = readFileSync(join(root, output));
+  const wide = bundled.findIndex((byte) => byte > 0x7f);
+  if (wide >= 0) {
+    const around = bundled.subarray(Math.max(0, wide - 40), wide + 10).toString('utf8');
+    process.stderr.write(
+      `bundle: non-ASCII character in ${output} at byte ${wide} (…${around}…); escape it in the source\n`,
+    );
+    process.exit(1);
+  }
+  const bytes = Object.values(result.metafile.outputs).reduce((sum, o) => sum + o.bytes, 0);
+  process.stdout.write(`bundled ${output} (${Math.round(bytes / 1024)} KiB with map)\n`);
 }
-const bytes = Object.values(result.metafile.outputs).reduce((sum, o) => sum + o.bytes, 0);
-process.stdout.write(`bundled dist/pilot-agent.mjs (${Math.round(bytes / 1024)} KiB with map)\n`);
+
+await bundle('dist/src/cli/main.js', 'dist/pilot-agent.mjs', [
+  leaveOut,
+  pageAssetsBuilt,
+  builtinsThroughRequire,
+  sdsApart,
+]);
+await bundle('dist/src/sds/index.js', `dist/${SDS_BUNDLE}`, [leaveOut, builtinsThroughRequire]);

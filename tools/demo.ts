@@ -1,17 +1,20 @@
 /**
  * `npm start`: runs `pilot-agent proxy sidecar` in the foreground so a newcomer sees it work. It
  * uses a real Envoy when one is installed (on PATH or at Istio's /usr/local/bin/envoy) and the
- * bundled Envoy simulator otherwise. Everything it writes goes to a temp dir removed at exit.
+ * bundled Envoy simulator otherwise. It runs the agent as it ships: the bundle that
+ * `bin/pilot-agent.js` runs (dist/pilot-agent.mjs, with the build stamp). Everything it writes
+ * goes to a temp dir removed at exit.
  * Ctrl-C drains and stops Envoy like a SIGTERM from the kubelet; a second Ctrl-C skips the drain.
  */
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
-import { main } from '../src/cli/main.js';
 import { tlsFilesIn } from '../src/config/defaults.js';
 
 const SIMULATOR = resolve(import.meta.dirname, '../../tools/envoy-simulator/envoy');
+const BUNDLE = new URL('../pilot-agent.mjs', import.meta.url).href;
+const { main } = (await import(BUNDLE)) as typeof import('../src/cli/main.js');
 
 function findEnvoy(): { path: string; simulated: boolean } {
   const candidates = [

@@ -21,7 +21,7 @@ import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { AgentConfig } from '../config/types.js';
 import { AgentError, messageOf } from '../errors.js';
-import { GoTemplate } from './go-template.js';
+import { GoTemplate } from '../go/template/template.js';
 import { buildTemplateParams, type TemplateParamsOptions } from './params.js';
 import { renderBootstrapV3 } from './v3.js';
 

@@ -26,15 +26,17 @@
  * - no platform metadata: Istio asks the GCP/AWS metadata servers (with a 5 s timeout) for
  *   `PLATFORM_METADATA` and a fallback locality; we make no cloud calls, so `PLATFORM_METADATA` is
  *   absent and the locality comes only from `istio-locality`;
- * - SDS is not implemented, so `SDS` / `TRUSTJWT` are never set by the agent.
+ * - SDS is not implemented, so `SDS` / `TRUSTJWT` are never set by the agent;
+ * - a labels file missing at the default path is a warning only in Kubernetes
+ *   (`KUBERNETES_SERVICE_HOST` set), where the downward API mounts it; Istio warns wherever it runs.
  */
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AgentConfig } from '../config/types.js';
 import { AgentError, messageOf } from '../errors.js';
-import { goJsonMarshal } from './go-json.js';
-import type { GoMap, GoValue } from './go-value.js';
+import { goJsonMarshal } from '../go/json.js';
+import type { GoMap, GoValue } from '../go/value.js';
 
 /** Keys Istio asks peers to exchange (`metadataExchangeKeys`, release-1.5 `pkg/bootstrap/config.go`). */
 export const EXCHANGE_KEYS = [
@@ -178,7 +180,11 @@ export async function buildNodeMetadata(
   if (config.stsPort !== 0) typed.STS_PORT = String(config.stsPort);
 
   const labelsPath = options.podLabelsPath ?? POD_LABELS_PATH;
-  const podLabels = await readPodLabels(labelsPath, options.warn);
+  const podLabels = await readPodLabels(labelsPath, options.warn, {
+    // Outside Kubernetes nothing mounts the downward-API file: its absence at the default path is
+    // no news (Istio 1.5 warns wherever it runs). A path given, or any other failure, is reported.
+    quietIfMissing: options.podLabelsPath === undefined && !inKubernetes(env),
+  });
   if (podLabels) {
     const labels = { ...((typed.LABELS as Record<string, string> | undefined) ?? {}) };
     for (const [k, v] of Object.entries(podLabels)) labels[k] = v;
@@ -383,20 +389,28 @@ function dedupe(values: readonly string[]): string[] {
   return [...new Set(values)];
 }
 
+/** The kubelet sets `KUBERNETES_SERVICE_HOST` in every container of a pod. */
+function inKubernetes(env: Readonly<Record<string, string>>): boolean {
+  return (env.KUBERNETES_SERVICE_HOST ?? '') !== '';
+}
+
 /**
  * Reads the downward-API labels file: one `key="value"` per line; the value's first and last
  * characters are dropped, as Istio's `ParseDownwardAPI` does (escapes are kept as written). A
- * missing file is normal outside Kubernetes; like Istio, we only warn.
+ * file that cannot be read is only a warning, as in Istio; `quietIfMissing` leaves out the one
+ * for a file that does not exist.
  */
 async function readPodLabels(
   file: string,
-  warn?: (message: string) => void,
+  warn: ((message: string) => void) | undefined,
+  options: { quietIfMissing: boolean },
 ): Promise<Record<string, string> | undefined> {
   let text: string;
   try {
     text = await readFile(path.resolve(file), 'utf8');
   } catch (err) {
-    warn?.(`failed to read pod labels: ${messageOf(err)}`);
+    const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+    if (!(missing && options.quietIfMissing)) warn?.(`failed to read pod labels: ${messageOf(err)}`);
     return undefined;
   }
   const labels: Record<string, string> = {};

@@ -17,12 +17,13 @@
  *   of Istio 1.5's converter (`remoteTlsFiles` in src/config/remote-service.ts).
  */
 
-import { formatGoDuration } from '../config/duration.js';
 import { remoteTlsFiles } from '../config/remote-service.js';
 import type { AgentConfig, RemoteService, TcpKeepalive, TlsSettings } from '../config/types.js';
 import { AgentError } from '../errors.js';
-import { goJsonMarshal } from './go-json.js';
-import { GoEnum, GoNilPointer, GoStringer, GoStruct, type GoValue } from './go-value.js';
+import { formatGoDuration } from '../go/duration.js';
+import { goJsonMarshal } from '../go/json.js';
+import { ipBytes16, parseIp, splitHostPort } from '../go/net.js';
+import { GoEnum, GoNilPointer, GoStringer, GoStruct, type GoValue } from '../go/value.js';
 import { buildNodeMetadata, type NodeMetadataOptions, type TypedNodeMetadata } from './metadata.js';
 
 /** Stats the readiness probe and Istio dashboards depend on (release-1.5 `pkg/bootstrap/config.go`). */
@@ -424,79 +425,12 @@ function addressOption(name: string, address: string): string | undefined {
   return `{"address": "${parsed.host}", "port_value": ${parsed.port}}`;
 }
 
-/** Go's `net.SplitHostPort`. */
-export function splitHostPort(hostport: string): { host: string; port: string } | { error: string } {
-  const missingPort = 'missing port in address';
-  const tooManyColons = 'too many colons in address';
-  const i = hostport.lastIndexOf(':');
-  if (i < 0) return { error: missingPort };
-  let host: string;
-  let j = 0;
-  let k = 0;
-  if (hostport[0] === '[') {
-    const end = hostport.indexOf(']');
-    if (end < 0) return { error: "missing ']' in address" };
-    if (end + 1 === hostport.length) return { error: missingPort };
-    if (end + 1 !== i) return { error: hostport[end + 1] === ':' ? tooManyColons : missingPort };
-    host = hostport.slice(1, end);
-    j = 1;
-    k = end + 1;
-  } else {
-    host = hostport.slice(0, i);
-    if (host.includes(':')) return { error: tooManyColons };
-  }
-  if (hostport.slice(j).includes('[')) return { error: "unexpected '[' in address" };
-  if (hostport.slice(k).includes(']')) return { error: "unexpected ']' in address" };
-  return { host, port: hostport.slice(i + 1) };
-}
-
 /**
  * Istio's `PodIP` option: base64 of Go's `net.IP`, which `net.ParseIP` always makes 16 bytes long
  * (an IPv4 address in its IPv4-mapped IPv6 form, `::ffff:a.b.c.d`).
  */
 export function podIpBase64(ip: string): string {
-  const bytes = ipTo16Bytes(ip);
-  if (!bytes) throw new AgentError('bootstrap', `PodIP: "${ip}" is not an IP address`);
-  return Buffer.from(bytes).toString('base64');
-}
-
-function ipv4Bytes(text: string): number[] | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  const bytes = parts.map((p) => (/^\d{1,3}$/.test(p) ? Number(p) : Number.NaN));
-  return bytes.every((b) => b >= 0 && b <= 255) ? bytes : undefined;
-}
-
-function ipTo16Bytes(ip: string): number[] | undefined {
-  const v4 = ipv4Bytes(ip);
-  if (v4) return [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...v4];
-  if (!ip.includes(':')) return undefined;
-  let text = ip;
-  let tail: number[] = [];
-  const lastColon = text.lastIndexOf(':');
-  const maybeV4 = ipv4Bytes(text.slice(lastColon + 1));
-  if (maybeV4) {
-    tail = maybeV4;
-    text = `${text.slice(0, lastColon + 1)}0:0`;
-  }
-  const halves = text.split('::');
-  if (halves.length > 2) return undefined;
-  const groups = (s: string): number[] | undefined => {
-    if (s === '') return [];
-    const out: number[] = [];
-    for (const g of s.split(':')) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-      out.push(Number.parseInt(g, 16));
-    }
-    return out;
-  };
-  const head = groups(halves[0] ?? '');
-  const rest = halves.length === 2 ? groups(halves[1] ?? '') : [];
-  if (!head || !rest) return undefined;
-  const fill = 8 - head.length - rest.length;
-  if ((halves.length === 1 && fill !== 0) || fill < 0) return undefined;
-  const words = [...head, ...new Array<number>(fill).fill(0), ...rest];
-  const bytes = words.flatMap((w) => [w >> 8, w & 0xff]);
-  if (tail.length === 4) bytes.splice(12, 4, ...tail);
-  return bytes;
+  const parsed = parseIp(ip);
+  if (!parsed) throw new AgentError('bootstrap', `PodIP: "${ip}" is not an IP address`);
+  return Buffer.from(ipBytes16(parsed)).toString('base64');
 }

@@ -1,8 +1,10 @@
 /**
  * The built-in bootstrap: the content of Istio 1.5's `tools/packaging/common/envoy_bootstrap_v2.json`
  * expressed in Envoy's v3 API, which is the only one current Envoy accepts (v2 was removed in 2021).
- * It is a function of the template parameter map (`params.ts`), the same map a user template gets,
- * so the built-in and the template path cannot disagree on any value.
+ * It is described once over the template parameter map (`params.ts`), the same map a user template
+ * gets (json-template.ts): the agent evaluates the description, and `npm run docs` writes it out as
+ * the equivalent Go template, test/golden/templates/builtin-v3.json.tmpl (Istio ships its built-in
+ * bootstrap as such a template; users start their own `ISTIO_BOOTSTRAP` from it).
  *
  * v2 → v3 translation (each following how Istio's own v3 template of 1.8+ translated it):
  * - cluster `hosts` → `load_assignment` (ClusterLoadAssignment with one lb_endpoint);
@@ -36,75 +38,27 @@
  */
 
 import { ISTIO_CERT_FILES } from '../config/defaults.js';
-import { formatProtoDuration, parseGoDuration } from '../config/duration.js';
-import { AgentError, messageOf } from '../errors.js';
+import type { GoValue } from '../go/value.js';
+import {
+  concat,
+  duration,
+  each,
+  eq,
+  evaluate,
+  firstOf,
+  goTemplate,
+  has,
+  type Json,
+  json,
+  jsText,
+  num,
+  or,
+  type Spec,
+  socketAddress,
+  text,
+  when,
+} from './json-template.js';
 import type { TemplateParams } from './params.js';
-
-type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
-
-export type SocketAddress =
-  | { address: string; port_value: number }
-  | { protocol: 'TCP'; address: string; port_value: number };
-
-export interface TypedExtension {
-  name: string;
-  typed_config: { '@type': string; [field: string]: Json };
-}
-
-export interface ClusterV3 {
-  name: string;
-  type: 'STATIC' | 'STRICT_DNS';
-  dns_refresh_rate?: string;
-  dns_lookup_family?: string;
-  connect_timeout: string;
-  lb_policy: 'ROUND_ROBIN';
-  transport_socket?: TypedExtension;
-  upstream_connection_options?: { tcp_keepalive: Record<string, number> };
-  load_assignment: {
-    cluster_name: string;
-    endpoints: Array<{ lb_endpoints: Array<{ endpoint: { address: { socket_address: SocketAddress } } }> }>;
-  };
-  circuit_breakers?: { thresholds: Array<Record<string, string | number>> };
-  typed_extension_protocol_options?: Record<string, TypedExtension['typed_config']>;
-}
-
-export interface BootstrapV3 {
-  node: {
-    id: string;
-    cluster: string;
-    locality: { region?: string; zone?: string; sub_zone?: string };
-    metadata: { [key: string]: Json };
-  };
-  stats_config: {
-    use_all_default_tags: false;
-    stats_tags: Array<{ tag_name: string; regex: string }>;
-    stats_matcher: {
-      inclusion_list: {
-        patterns: Array<{ prefix: string } | { suffix: string } | { safe_regex: { regex: string } }>;
-      };
-    };
-  };
-  admin: {
-    access_log: TypedExtension[];
-    address: { socket_address: SocketAddress };
-  };
-  dynamic_resources: {
-    lds_config: { ads: Record<string, never>; initial_fetch_timeout: string; resource_api_version: 'V3' };
-    cds_config: { ads: Record<string, never>; initial_fetch_timeout: string; resource_api_version: 'V3' };
-    ads_config: {
-      api_type: 'GRPC';
-      transport_api_version: 'V3';
-      grpc_services: Array<{ envoy_grpc: { cluster_name: string } }>;
-    };
-  };
-  static_resources: {
-    clusters: ClusterV3[];
-    listeners: Json[];
-  };
-  tracing?: { http: TypedExtension };
-  stats_sinks?: TypedExtension[];
-  cluster_manager?: { outlier_detection: { event_log_path: string } };
-}
 
 const TYPE = 'type.googleapis.com/';
 const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
@@ -159,155 +113,16 @@ const STATS_TAGS_TAIL = [
   'destination_canonical_revision',
 ].map((tag) => [tag, `(${tag}=\\.=(.+?);\\.;)`] as const);
 
-/** Builds the bootstrap object from the template parameters. */
-export function buildBootstrapV3(params: TemplateParams): BootstrapV3 {
-  const adminPort = params.config.fields.ProxyAdminPort;
-  const mutualTls = params.config.fields.ControlPlaneAuthPolicy.value === 1;
-  const dnsRefreshRate = protoDuration('dns_refresh_rate', params.dns_refresh_rate);
-  const dnsLookupFamily = params.dns_lookup_family;
+const statsTag = ([tag_name, regex]: readonly [string, string]): Spec => ({ tag_name, regex });
 
-  const locality: BootstrapV3['node']['locality'] = {};
-  if (params.region) locality.region = params.region;
-  if (params.zone) locality.zone = params.zone;
-  if (params.sub_zone) locality.sub_zone = params.sub_zone;
-
-  const bootstrap: BootstrapV3 = {
-    node: {
-      id: params.nodeID,
-      cluster: params.cluster,
-      locality,
-      metadata: parseJsonParam('meta_json_str', params.meta_json_str) as { [key: string]: Json },
-    },
-    stats_config: {
-      use_all_default_tags: false,
-      stats_tags: [
-        ...STATS_TAGS_HEAD,
-        ...(params.extraStatTags ?? []).map((tag) => [tag, `(${tag}=\\.=(.*?);\\.;)`] as const),
-        ...STATS_TAGS_TAIL,
-      ].map(([tag_name, regex]) => ({ tag_name, regex })),
-      stats_matcher: {
-        inclusion_list: {
-          patterns: [
-            // "reporter=" keeps Istio's standard metrics, "component" its istio_build metric.
-            { prefix: 'reporter=' },
-            { prefix: 'component' },
-            ...(params.inclusionPrefix ?? []).map((prefix) => ({ prefix })),
-            ...(params.inclusionSuffix ?? []).map((suffix) => ({ suffix })),
-            ...(params.inclusionRegexps ?? []).map((regex) => ({ safe_regex: { regex } })),
-          ],
-        },
-      },
-    },
-    admin: {
-      access_log: [
-        {
-          name: 'envoy.access_loggers.file',
-          typed_config: {
-            '@type': `${TYPE}envoy.extensions.access_loggers.file.v3.FileAccessLog`,
-            path: '/dev/null',
-          },
-        },
-      ],
-      address: { socket_address: { address: params.localhost, port_value: adminPort } },
-    },
-    dynamic_resources: {
-      lds_config: { ads: {}, initial_fetch_timeout: '0s', resource_api_version: 'V3' },
-      cds_config: { ads: {}, initial_fetch_timeout: '0s', resource_api_version: 'V3' },
-      ads_config: {
-        api_type: 'GRPC',
-        transport_api_version: 'V3',
-        grpc_services: [{ envoy_grpc: { cluster_name: 'xds-grpc' } }],
-      },
-    },
-    static_resources: {
-      clusters: [
-        {
-          name: 'prometheus_stats',
-          type: 'STATIC',
-          connect_timeout: '0.250s',
-          lb_policy: 'ROUND_ROBIN',
-          load_assignment: loadAssignment('prometheus_stats', {
-            protocol: 'TCP',
-            address: params.localhost,
-            port_value: adminPort,
-          }),
-        },
-        {
-          name: 'xds-grpc',
-          type: 'STRICT_DNS',
-          dns_refresh_rate: dnsRefreshRate,
-          dns_lookup_family: dnsLookupFamily,
-          connect_timeout: protoDuration('connect_timeout', params.connect_timeout),
-          lb_policy: 'ROUND_ROBIN',
-          ...(mutualTls ? { transport_socket: controlPlaneTls(params.pilot_SAN) } : {}),
-          load_assignment: loadAssignment(
-            'xds-grpc',
-            socketAddressParam('pilot_grpc_address', params.pilot_grpc_address),
-          ),
-          circuit_breakers: {
-            thresholds: ['DEFAULT', 'HIGH'].map((priority) => ({
-              priority,
-              max_connections: 100000,
-              max_pending_requests: 100000,
-              max_requests: 100000,
-            })),
-          },
-          upstream_connection_options: { tcp_keepalive: { keepalive_time: 300 } },
-          // 1.5: `max_requests_per_connection: 1` and `http2_protocol_options: {}` on the cluster.
-          typed_extension_protocol_options: http2Options({ max_requests_per_connection: 1 }),
-        },
-        ...tracingClusters(params, dnsRefreshRate),
-        ...remoteServiceCluster(params, 'envoy_metrics_service', dnsRefreshRate),
-        ...remoteServiceCluster(params, 'envoy_accesslog_service', dnsRefreshRate),
-      ],
-      listeners: [prometheusListener(params.wildcard)],
-    },
-  };
-
-  const tracing = tracingConfig(params);
-  if (tracing) bootstrap.tracing = tracing;
-
-  const sinks: TypedExtension[] = [];
-  if (params.envoy_metrics_service_address) {
-    sinks.push({
-      name: 'envoy.stat_sinks.metrics_service',
-      typed_config: {
-        '@type': `${TYPE}envoy.config.metrics.v3.MetricsServiceConfig`,
-        transport_api_version: 'V3',
-        grpc_service: { envoy_grpc: { cluster_name: 'envoy_metrics_service' } },
-      },
-    });
-  }
-  if (params.statsd) {
-    sinks.push({
-      name: 'envoy.stat_sinks.statsd',
-      typed_config: {
-        '@type': `${TYPE}envoy.config.metrics.v3.StatsdSink`,
-        address: { socket_address: socketAddressParam('statsd', params.statsd) },
-      },
-    });
-  }
-  if (sinks.length > 0) bootstrap.stats_sinks = sinks;
-
-  if (params.outlier_log_path) {
-    bootstrap.cluster_manager = { outlier_detection: { event_log_path: params.outlier_log_path } };
-  }
-  return bootstrap;
-}
-
-/** The bootstrap as Envoy reads it: pretty JSON with a final newline. */
-export function renderBootstrapV3(params: TemplateParams): string {
-  return `${JSON.stringify(buildBootstrapV3(params), null, 2)}\n`;
-}
-
-function loadAssignment(clusterName: string, address: SocketAddress): ClusterV3['load_assignment'] {
+function loadAssignment(clusterName: Spec, address: Spec): Spec {
   return {
     cluster_name: clusterName,
     endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: address } } }] }],
   };
 }
 
-function http2Options(common?: Record<string, Json>): Record<string, TypedExtension['typed_config']> {
+function http2Options(common?: Spec): Spec {
   return {
     [HTTP_PROTOCOL_OPTIONS]: {
       '@type': `${TYPE}${HTTP_PROTOCOL_OPTIONS}`,
@@ -318,182 +133,257 @@ function http2Options(common?: Record<string, Json>): Record<string, TypedExtens
 }
 
 /** 1.5's MUTUAL_TLS branch without SDS: Istio's file certificates, SAN check on the Pilot SANs. */
-function controlPlaneTls(pilotSan: readonly string[]): TypedExtension {
-  return {
-    name: 'envoy.transport_sockets.tls',
-    typed_config: {
-      '@type': `${TYPE}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`,
-      common_tls_context: {
-        alpn_protocols: ['h2'],
-        tls_certificates: [
-          {
-            certificate_chain: { filename: ISTIO_CERT_FILES.certChain },
-            private_key: { filename: ISTIO_CERT_FILES.key },
-          },
-        ],
-        validation_context: {
-          trusted_ca: { filename: ISTIO_CERT_FILES.rootCert },
-          match_subject_alt_names: pilotSan.map((exact) => ({ exact })),
+const CONTROL_PLANE_TLS: Spec = {
+  name: 'envoy.transport_sockets.tls',
+  typed_config: {
+    '@type': `${TYPE}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`,
+    common_tls_context: {
+      alpn_protocols: ['h2'],
+      tls_certificates: [
+        {
+          certificate_chain: { filename: ISTIO_CERT_FILES.certChain },
+          private_key: { filename: ISTIO_CERT_FILES.key },
         },
+      ],
+      validation_context: {
+        trusted_ca: { filename: ISTIO_CERT_FILES.rootCert },
+        match_subject_alt_names: [each('.pilot_SAN', { exact: text('.') })],
       },
     },
+  },
+};
+
+function tracingCluster(name: string, address: string): Spec {
+  return {
+    name,
+    type: 'STRICT_DNS',
+    dns_refresh_rate: duration('.dns_refresh_rate'),
+    dns_lookup_family: text('.dns_lookup_family'),
+    connect_timeout: '1s',
+    lb_policy: 'ROUND_ROBIN',
+    load_assignment: loadAssignment(name, socketAddress(address)),
   };
 }
 
-function tracingClusters(params: TemplateParams, dnsRefreshRate: string): ClusterV3[] {
-  const cluster = (name: string, key: 'zipkin' | 'datadog', text: string): ClusterV3 => ({
+function remoteServiceCluster(name: 'envoy_metrics_service' | 'envoy_accesslog_service'): Spec {
+  return when(has(`.${name}_address`), {
     name,
     type: 'STRICT_DNS',
-    dns_refresh_rate: dnsRefreshRate,
-    dns_lookup_family: params.dns_lookup_family,
+    transport_socket: when(has(`.${name}_tls`), json(`.${name}_tls`)),
+    upstream_connection_options: when(has(`.${name}_tcp_keepalive`), json(`.${name}_tcp_keepalive`)),
+    dns_refresh_rate: duration('.dns_refresh_rate'),
+    dns_lookup_family: text('.dns_lookup_family'),
     connect_timeout: '1s',
     lb_policy: 'ROUND_ROBIN',
-    load_assignment: loadAssignment(name, socketAddressParam(key, text)),
+    typed_extension_protocol_options: http2Options(),
+    load_assignment: loadAssignment(name, socketAddress(`.${name}_address`)),
   });
-  if (params.zipkin) return [cluster('zipkin', 'zipkin', params.zipkin)];
-  if (params.datadog) return [cluster('datadog_agent', 'datadog', params.datadog)];
-  return [];
 }
 
-function tracingConfig(params: TemplateParams): BootstrapV3['tracing'] {
-  if (params.zipkin) {
-    return {
-      http: {
-        name: 'envoy.tracers.zipkin',
-        typed_config: {
-          '@type': `${TYPE}envoy.config.trace.v3.ZipkinConfig`,
-          collector_cluster: 'zipkin',
-          collector_endpoint: '/api/v2/spans',
-          collector_endpoint_version: 'HTTP_JSON',
-          trace_id_128bit: true,
-          shared_span_context: false,
-        },
-      },
-    };
-  }
-  if (params.datadog) {
-    return {
-      http: {
-        name: 'envoy.tracers.datadog',
-        typed_config: {
-          '@type': `${TYPE}envoy.config.trace.v3.DatadogConfig`,
-          collector_cluster: 'datadog_agent',
-          service_name: params.cluster,
-        },
-      },
-    };
-  }
-  return undefined;
-}
-
-function remoteServiceCluster(
-  params: TemplateParams,
-  name: 'envoy_metrics_service' | 'envoy_accesslog_service',
-  dnsRefreshRate: string,
-): ClusterV3[] {
-  const address = params[`${name}_address`];
-  if (!address) return [];
-  const tls = params[`${name}_tls`];
-  const keepalive = params[`${name}_tcp_keepalive`];
-  return [
+const PROMETHEUS_LISTENER: Spec = {
+  address: { socket_address: { protocol: 'TCP', address: text('.wildcard'), port_value: 15090 } },
+  filter_chains: [
     {
-      name,
-      type: 'STRICT_DNS',
-      ...(tls ? { transport_socket: parseJsonParam(`${name}_tls`, tls) as unknown as TypedExtension } : {}),
-      ...(keepalive
-        ? {
-            upstream_connection_options: parseJsonParam(
-              `${name}_tcp_keepalive`,
-              keepalive,
-            ) as unknown as ClusterV3['upstream_connection_options'],
-          }
-        : {}),
-      dns_refresh_rate: dnsRefreshRate,
-      dns_lookup_family: params.dns_lookup_family,
-      connect_timeout: '1s',
-      lb_policy: 'ROUND_ROBIN',
-      typed_extension_protocol_options: http2Options(),
-      load_assignment: loadAssignment(name, socketAddressParam(`${name}_address`, address)),
-    },
-  ];
-}
-
-function prometheusListener(wildcard: string): Json {
-  return {
-    address: { socket_address: { protocol: 'TCP', address: wildcard, port_value: 15090 } },
-    filter_chains: [
-      {
-        filters: [
-          {
-            name: 'envoy.filters.network.http_connection_manager',
-            typed_config: {
-              '@type': `${TYPE}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
-              codec_type: 'AUTO',
-              stat_prefix: 'stats',
-              route_config: {
-                virtual_hosts: [
-                  {
-                    name: 'backend',
-                    domains: ['*'],
-                    routes: [
-                      { match: { prefix: '/stats/prometheus' }, route: { cluster: 'prometheus_stats' } },
-                    ],
-                  },
-                ],
-              },
-              http_filters: [
+      filters: [
+        {
+          name: 'envoy.filters.network.http_connection_manager',
+          typed_config: {
+            '@type': `${TYPE}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
+            codec_type: 'AUTO',
+            stat_prefix: 'stats',
+            route_config: {
+              virtual_hosts: [
                 {
-                  name: 'envoy.filters.http.router',
-                  typed_config: { '@type': `${TYPE}envoy.extensions.filters.http.router.v3.Router` },
+                  name: 'backend',
+                  domains: ['*'],
+                  routes: [
+                    { match: { prefix: '/stats/prometheus' }, route: { cluster: 'prometheus_stats' } },
+                  ],
                 },
               ],
             },
+            http_filters: [
+              {
+                name: 'envoy.filters.http.router',
+                typed_config: { '@type': `${TYPE}envoy.extensions.filters.http.router.v3.Router` },
+              },
+            ],
           },
+        },
+      ],
+    },
+  ],
+};
+
+/** The built-in bootstrap, over the template parameters. */
+export const BUILTIN_BOOTSTRAP_V3: Spec = {
+  node: {
+    id: text('.nodeID'),
+    cluster: text('.cluster'),
+    locality: {
+      region: when(has('.region'), text('.region')),
+      zone: when(has('.zone'), text('.zone')),
+      sub_zone: when(has('.sub_zone'), text('.sub_zone')),
+    },
+    metadata: json('.meta_json_str'),
+  },
+  stats_config: {
+    use_all_default_tags: false,
+    stats_tags: [
+      ...STATS_TAGS_HEAD.map(statsTag),
+      each('.extraStatTags', { tag_name: text('.'), regex: concat('(', text('.'), '=\\.=(.*?);\\.;)') }),
+      ...STATS_TAGS_TAIL.map(statsTag),
+    ],
+    stats_matcher: {
+      inclusion_list: {
+        patterns: [
+          // "reporter=" keeps Istio's standard metrics, "component" its istio_build metric.
+          { prefix: 'reporter=' },
+          { prefix: 'component' },
+          each('.inclusionPrefix', { prefix: text('.') }),
+          each('.inclusionSuffix', { suffix: text('.') }),
+          each('.inclusionRegexps', { safe_regex: { regex: jsText('.') } }),
         ],
       },
+    },
+  },
+  admin: {
+    access_log: [
+      {
+        name: 'envoy.access_loggers.file',
+        typed_config: {
+          '@type': `${TYPE}envoy.extensions.access_loggers.file.v3.FileAccessLog`,
+          path: '/dev/null',
+        },
+      },
     ],
-  };
+    address: { socket_address: { address: text('.localhost'), port_value: num('.config.ProxyAdminPort') } },
+  },
+  dynamic_resources: {
+    lds_config: { ads: {}, initial_fetch_timeout: '0s', resource_api_version: 'V3' },
+    cds_config: { ads: {}, initial_fetch_timeout: '0s', resource_api_version: 'V3' },
+    ads_config: {
+      api_type: 'GRPC',
+      transport_api_version: 'V3',
+      grpc_services: [{ envoy_grpc: { cluster_name: 'xds-grpc' } }],
+    },
+  },
+  static_resources: {
+    clusters: [
+      {
+        name: 'prometheus_stats',
+        type: 'STATIC',
+        connect_timeout: '0.250s',
+        lb_policy: 'ROUND_ROBIN',
+        load_assignment: loadAssignment('prometheus_stats', {
+          protocol: 'TCP',
+          address: text('.localhost'),
+          port_value: num('.config.ProxyAdminPort'),
+        }),
+      },
+      {
+        name: 'xds-grpc',
+        type: 'STRICT_DNS',
+        dns_refresh_rate: duration('.dns_refresh_rate'),
+        dns_lookup_family: text('.dns_lookup_family'),
+        connect_timeout: duration('.connect_timeout'),
+        lb_policy: 'ROUND_ROBIN',
+        transport_socket: when(eq('.config.ControlPlaneAuthPolicy', 1), CONTROL_PLANE_TLS),
+        load_assignment: loadAssignment('xds-grpc', socketAddress('.pilot_grpc_address')),
+        circuit_breakers: {
+          thresholds: ['DEFAULT', 'HIGH'].map((priority) => ({
+            priority,
+            max_connections: 100000,
+            max_pending_requests: 100000,
+            max_requests: 100000,
+          })),
+        },
+        upstream_connection_options: { tcp_keepalive: { keepalive_time: 300 } },
+        // 1.5: `max_requests_per_connection: 1` and `http2_protocol_options: {}` on the cluster.
+        typed_extension_protocol_options: http2Options({ max_requests_per_connection: 1 }),
+      },
+      firstOf(
+        [has('.zipkin'), tracingCluster('zipkin', '.zipkin')],
+        [has('.datadog'), tracingCluster('datadog_agent', '.datadog')],
+      ),
+      remoteServiceCluster('envoy_metrics_service'),
+      remoteServiceCluster('envoy_accesslog_service'),
+    ],
+    listeners: [PROMETHEUS_LISTENER],
+  },
+  tracing: firstOf(
+    [
+      has('.zipkin'),
+      {
+        http: {
+          name: 'envoy.tracers.zipkin',
+          typed_config: {
+            '@type': `${TYPE}envoy.config.trace.v3.ZipkinConfig`,
+            collector_cluster: 'zipkin',
+            collector_endpoint: '/api/v2/spans',
+            collector_endpoint_version: 'HTTP_JSON',
+            trace_id_128bit: true,
+            shared_span_context: false,
+          },
+        },
+      },
+    ],
+    [
+      has('.datadog'),
+      {
+        http: {
+          name: 'envoy.tracers.datadog',
+          typed_config: {
+            '@type': `${TYPE}envoy.config.trace.v3.DatadogConfig`,
+            collector_cluster: 'datadog_agent',
+            service_name: text('.cluster'),
+          },
+        },
+      },
+    ],
+  ),
+  stats_sinks: when(or(has('.envoy_metrics_service_address'), has('.statsd')), [
+    when(has('.envoy_metrics_service_address'), {
+      name: 'envoy.stat_sinks.metrics_service',
+      typed_config: {
+        '@type': `${TYPE}envoy.config.metrics.v3.MetricsServiceConfig`,
+        transport_api_version: 'V3',
+        grpc_service: { envoy_grpc: { cluster_name: 'envoy_metrics_service' } },
+      },
+    }),
+    when(has('.statsd'), {
+      name: 'envoy.stat_sinks.statsd',
+      typed_config: {
+        '@type': `${TYPE}envoy.config.metrics.v3.StatsdSink`,
+        address: { socket_address: socketAddress('.statsd') },
+      },
+    }),
+  ]),
+  cluster_manager: when(has('.outlier_log_path'), {
+    outlier_detection: { event_log_path: text('.outlier_log_path') },
+  }),
+};
+
+/** The bootstrap document for the given parameters. */
+export function buildBootstrapV3(params: TemplateParams): { [key: string]: Json } {
+  return evaluate(BUILTIN_BOOTSTRAP_V3, params as GoValue) as { [key: string]: Json };
 }
 
-function parseJsonParam(key: string, text: string): Json {
-  try {
-    return JSON.parse(text) as Json;
-  } catch (err) {
-    throw new AgentError('bootstrap', `template parameter ${key} is not JSON (${messageOf(err)}): ${text}`);
-  }
+/** The bootstrap as Envoy reads it: pretty JSON with a final newline. */
+export function renderBootstrapV3(params: TemplateParams): string {
+  return `${JSON.stringify(buildBootstrapV3(params), null, 2)}\n`;
 }
 
-/** An address parameter (`{"address": "h", "port_value": p}` text) as a checked socket address. */
-function socketAddressParam(key: string, text: string | undefined): SocketAddress {
-  if (text === undefined)
-    throw new AgentError('bootstrap', `template parameter ${key} is missing (empty address)`);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // Istio writes the port text verbatim, so "host:" or "host:http" ends up here.
-    throw new AgentError('bootstrap', `${key}: ${text} is not a socket address (the port must be a number)`);
-  }
-  const addr = parsed as { address?: unknown; port_value?: unknown };
-  if (
-    typeof addr.address !== 'string' ||
-    typeof addr.port_value !== 'number' ||
-    !Number.isInteger(addr.port_value) ||
-    addr.port_value < 0 ||
-    addr.port_value > 65535
-  ) {
-    throw new AgentError('bootstrap', `${key}: ${text} is not a socket address (port out of range)`);
-  }
-  return { address: addr.address, port_value: addr.port_value };
-}
-
-/** A Go duration parameter ("300s", "1m0s") as a protobuf-JSON Duration ("300s", "60s"). */
-function protoDuration(key: string, text: string): string {
-  const ms = parseGoDuration(text);
-  if (ms === undefined) throw new AgentError('bootstrap', `${key}: "${text}" is not a duration`);
-  // Envoy rejects a DNS refresh rate at or below 1 ms (validate rule gt 1ms) and negative timeouts.
-  if (ms < 0 || (key === 'dns_refresh_rate' && ms <= 1)) {
-    throw new AgentError('bootstrap', `${key}: "${text}" is out of range for Envoy`);
-  }
-  return formatProtoDuration(ms);
+/** The built-in bootstrap as a Go template over Istio's parameters (test/golden/templates/builtin-v3.json.tmpl). */
+export function builtinBootstrapTemplate(): string {
+  return goTemplate(
+    BUILTIN_BOOTSTRAP_V3,
+    [
+      "  pilot-agent's built-in bootstrap (src/bootstrap/v3.ts) as a Go template over Istio's",
+      '  template parameters. Generated by `npm run docs`; edit v3.ts instead. A test renders it for',
+      '  every golden case and compares it with the bootstrap the agent writes. Limitation of the',
+      '  template form: durations are pasted as the Go-formatted parameters, which equal the',
+      '  protobuf form only below one minute ("10s", "300s").',
+    ].join('\n'),
+  );
 }

@@ -32,41 +32,64 @@ function pemBlocks(content: string): PemBlock[] {
   return [...content.matchAll(PEM_BLOCK)].map((m) => ({ label: m[1] ?? '', text: m[0] }));
 }
 
-/** What is wrong with one file on its own ('' when nothing). */
-function checkFile(path: string, content: string): string {
+/**
+ * Why a set of certificate files must not be used: `torn` when a file is not valid PEM or a key
+ * does not match its leaf (typically a rotation caught half-way), `expired` / `not-yet-valid` for
+ * a leaf outside its validity period. `message` is one line naming the file; it never quotes
+ * file content.
+ */
+export interface CertProblem {
+  kind: 'torn' | 'expired' | 'not-yet-valid';
+  message: string;
+}
+
+/** What is wrong with one file on its own (undefined when nothing). */
+export function checkPemFile(path: string, content: string): CertProblem | undefined {
   const blocks = pemBlocks(content);
-  if (blocks.length === 0) return `${path}: no PEM block found`;
+  if (blocks.length === 0) return { kind: 'torn', message: `${path}: no PEM block found` };
   for (const block of blocks) {
     try {
       if (block.label === 'CERTIFICATE') new X509Certificate(block.text);
       else if (block.label.endsWith('PRIVATE KEY')) createPrivateKey(block.text);
     } catch (err) {
-      return `${path}: invalid ${block.label}: ${messageOf(err)}`;
+      return { kind: 'torn', message: `${path}: invalid ${block.label}: ${messageOf(err)}` };
     }
   }
-  return '';
+  return undefined;
 }
 
-function checkPair(pair: CertPair, contents: Map<string, string>, now: Date): string {
-  const chain = contents.get(pair.cert);
-  const key = contents.get(pair.key);
-  if (chain === undefined || key === undefined) return '';
+/**
+ * Whether a chain's leaf (its first certificate) matches the key and is valid at `now`
+ * (undefined when both hold). The files are named by their paths.
+ */
+export function checkKeyPair(pair: CertPair, chain: string, key: string, now: Date): CertProblem | undefined {
   const leafBlock = pemBlocks(chain).find((b) => b.label === 'CERTIFICATE');
   const keyBlock = pemBlocks(key).find((b) => b.label.endsWith('PRIVATE KEY'));
-  if (!leafBlock) return `${pair.cert}: no CERTIFICATE block`;
-  if (!keyBlock) return `${pair.key}: no PRIVATE KEY block`;
+  if (!leafBlock) return { kind: 'torn', message: `${pair.cert}: no CERTIFICATE block` };
+  if (!keyBlock) return { kind: 'torn', message: `${pair.key}: no PRIVATE KEY block` };
   try {
     const leaf = new X509Certificate(leafBlock.text);
     if (!leaf.checkPrivateKey(createPrivateKey(keyBlock.text))) {
-      return `${pair.key} does not match the leaf certificate of ${pair.cert}`;
+      return { kind: 'torn', message: `${pair.key} does not match the leaf certificate of ${pair.cert}` };
     }
-    if (now < new Date(leaf.validFrom))
-      return `${pair.cert}: leaf certificate not valid before ${leaf.validFrom}`;
-    if (now > new Date(leaf.validTo)) return `${pair.cert}: leaf certificate expired ${leaf.validTo}`;
+    if (now < new Date(leaf.validFrom)) {
+      return {
+        kind: 'not-yet-valid',
+        message: `${pair.cert}: leaf certificate not valid before ${leaf.validFrom}`,
+      };
+    }
+    if (now > new Date(leaf.validTo)) {
+      return { kind: 'expired', message: `${pair.cert}: leaf certificate expired ${leaf.validTo}` };
+    }
   } catch (err) {
-    return `${pair.cert}: ${messageOf(err)}`;
+    return { kind: 'torn', message: `${pair.cert}: ${messageOf(err)}` };
   }
-  return '';
+  return undefined;
+}
+
+/** Whether `content` holds at least one certificate (a CA bundle must). */
+export function hasCertificate(content: string): boolean {
+  return pemBlocks(content).some((b) => b.label === 'CERTIFICATE');
 }
 
 export async function readCertificates(set: CertFileSet, now: Date = new Date()): Promise<CertReading> {
@@ -87,13 +110,16 @@ export async function readCertificates(set: CertFileSet, now: Date = new Date())
     hash.update(bytes);
     const text = bytes.toString('utf8');
     contents.set(file, text);
-    const problem = checkFile(file, text);
-    if (problem) problems.push(problem);
+    const problem = checkPemFile(file, text);
+    if (problem) problems.push(problem.message);
   }
   if (problems.length === 0) {
     for (const pair of set.pairs) {
-      const problem = checkPair(pair, contents, now);
-      if (problem) problems.push(problem);
+      const chain = contents.get(pair.cert);
+      const key = contents.get(pair.key);
+      if (chain === undefined || key === undefined) continue;
+      const problem = checkKeyPair(pair, chain, key, now);
+      if (problem) problems.push(problem.message);
     }
   }
   return { hash: hash.digest('hex'), missing, problems };

@@ -19,13 +19,13 @@ import {
   VERSION_FLAGS,
   WAIT_FLAGS,
 } from '../config/flags.js';
-import { goQuote } from '../config/go-values.js';
 import type { NetworkInterfaces } from '../config/identity.js';
 import type { ResolveHost } from '../config/statsd.js';
 import { AgentError, EXIT_CODES, messageOf, oneLine, usageError } from '../errors.js';
+import { goQuote } from '../go/strconv.js';
 import { createLogger, defaultScopeLevel, type Logger } from '../log.js';
 import { canonicalTokens, tokenizeGoFlags } from './argv.js';
-import { buildInfo } from './build-info.js';
+import { buildInfo } from './commands/build-info.js';
 import { type RunProxy, runProxyCommand } from './commands/proxy.js';
 import { runRequest } from './commands/request.js';
 import { versionOutput } from './commands/version.js';

@@ -3,39 +3,8 @@
  * discovery, tracer, statsd and remote-service addresses): Go `net.SplitHostPort`, a decimal port in
  * 1..65535, and a host that is an RFC 1123 DNS name or an IP address.
  */
-import { parseGoAtoi } from './go-values.js';
-import { parseIp } from './ip.js';
-
-export interface HostPort {
-  host: string;
-  port: string;
-}
-
-/** Go `net.SplitHostPort`; the error text is Go's reason (`missing port in address`, …). */
-export function splitHostPort(hostport: string): HostPort | { error: string } {
-  const last = hostport.lastIndexOf(':');
-  if (last < 0) return { error: 'missing port in address' };
-  let host: string;
-  let from = 0;
-  let after = 0;
-  if (hostport.startsWith('[')) {
-    const end = hostport.indexOf(']');
-    if (end < 0) return { error: "missing ']' in address" };
-    if (end + 1 === hostport.length) return { error: 'missing port in address' };
-    if (end + 1 !== last) {
-      return { error: hostport[end + 1] === ':' ? 'too many colons in address' : 'missing port in address' };
-    }
-    host = hostport.slice(1, end);
-    from = 1;
-    after = end + 1;
-  } else {
-    host = hostport.slice(0, last);
-    if (host.includes(':')) return { error: 'too many colons in address' };
-  }
-  if (hostport.slice(from).includes('[')) return { error: "unexpected '[' in address" };
-  if (hostport.slice(after).includes(']')) return { error: "unexpected ']' in address" };
-  return { host, port: hostport.slice(last + 1) };
-}
+import { parseIp, splitHostPort } from '../go/net.js';
+import { parseGoAtoi } from '../go/strconv.js';
 
 const DNS1123_LABEL = /^[a-z0-9](?:[-a-z0-9]*[a-z0-9])?$/;
 

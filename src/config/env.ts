@@ -6,9 +6,9 @@
  * value as unset.
  */
 import { usageError } from '../errors.js';
+import { formatGoDuration, parseGoDuration } from '../go/duration.js';
+import { goQuote, parseGoAtoi, parseGoBool } from '../go/strconv.js';
 import { DEFAULT_ENV, DEFAULT_TLS_FILES } from './defaults.js';
-import { formatGoDuration, parseGoDuration } from './duration.js';
-import { goQuote, parseGoAtoi, parseGoBool } from './go-values.js';
 
 export interface AgentEnv {
   podName: string;

@@ -6,6 +6,8 @@
  * `parseFlagValues` turns the raw strings into typed values with Go's syntax for each type.
  */
 import { usageError } from '../errors.js';
+import { formatGoDuration, parseGoDuration } from '../go/duration.js';
+import { goQuote, parseGoBool, parseGoInteger } from '../go/strconv.js';
 import {
   DEFAULT_AGENT_FLAGS,
   DEFAULT_LOG_FLAGS,
@@ -14,8 +16,6 @@ import {
   DEFAULT_WAIT_FLAGS,
   DEFAULT_PROXY_CONFIG as DPC,
 } from './defaults.js';
-import { formatGoDuration, parseGoDuration } from './duration.js';
-import { goQuote, parseGoBool, parseGoInteger } from './go-values.js';
 
 /** Go flag types as pflag registers them (`DurationVar`, `Uint16Var`, …). */
 export type FlagType = 'string' | 'stringArray' | 'bool' | 'int' | 'int32' | 'uint16' | 'uint32' | 'duration';

@@ -6,8 +6,8 @@
  * polls the interface list it is given.
  */
 import type { networkInterfaces } from 'node:os';
+import { isLoopback, isUnspecified, parseIp } from '../go/net.js';
 import { STARTUP_WAITS } from './defaults.js';
-import { isLoopback, isUnspecified, parseIp } from './ip.js';
 import type { NodeType, ServiceRegistry } from './types.js';
 
 /** The shape `os.networkInterfaces()` returns. */
@@ -85,6 +85,14 @@ export function nodeIpAddresses(input: {
   }
   ips.push(...input.discovered);
   return ips.length > 0 ? ips : ['127.0.0.1', '::1'];
+}
+
+/**
+ * Istio `isIPv6Proxy`: true iff no parseable entry is IPv4 (unparseable entries are skipped, so an
+ * empty or all-garbage list is IPv6). Mixed lists run Envoy in IPv4 mode.
+ */
+export function isIpv6Proxy(addresses: readonly string[]): boolean {
+  return !addresses.some((a) => parseIp(a)?.family === 4);
 }
 
 /** Istio's proxy ID when `--id` is empty. Kubernetes gives `"."` when both pod variables are unset (quirk kept). */

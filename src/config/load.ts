@@ -7,18 +7,20 @@
  */
 import { networkInterfaces as osNetworkInterfaces } from 'node:os';
 import { usageError } from '../errors.js';
+import { parseGoDuration } from '../go/duration.js';
+import { parseIp } from '../go/net.js';
+import { goQuote } from '../go/strconv.js';
 import type { Logger } from '../log.js';
 import { DEFAULT_LIFECYCLE, DEFAULT_PROXY_CONFIG as DPC, deepFreeze } from './defaults.js';
-import { parseGoDuration } from './duration.js';
 import { dedupeKeepOrder, dedupePairs, readAgentEnv } from './env.js';
 import { PROXY_FLAGS, type ProxyFlagValues } from './flags.js';
-import { goQuote } from './go-values.js';
 import {
   controlPlaneNamespace,
   type DiscoverOptions,
   defaultNodeId,
   discoverPrivateIps,
   dnsDomain,
+  isIpv6Proxy,
   MIXER_SERVICE_ACCOUNT,
   type NetworkInterfaces,
   nodeIpAddresses,
@@ -28,7 +30,6 @@ import {
   serviceNode,
   spiffeSan,
 } from './identity.js';
-import { isIpv6Proxy, parseIp } from './ip.js';
 import { type ParsedRemoteService, parseRemoteService } from './remote-service.js';
 import { shutdownPlan } from './shutdown-plan.js';
 import { type ResolveHost, resolveStatsdAddress } from './statsd.js';

@@ -8,9 +8,9 @@
  * flag, since a silently missing metrics or access-log sink is found only much later.
  */
 import { usageError } from '../errors.js';
+import { parseGoDuration } from '../go/duration.js';
+import { goQuote } from '../go/strconv.js';
 import { ISTIO_CERT_FILES } from './defaults.js';
-import { parseGoDuration } from './duration.js';
-import { goQuote } from './go-values.js';
 import type { RemoteService, TcpKeepalive, TlsSettings } from './types.js';
 
 const TLS_MODES = ['DISABLE', 'SIMPLE', 'MUTUAL', 'ISTIO_MUTUAL'] as const;

@@ -25,8 +25,9 @@
  * of 0 or 1 plans for 2 s. A pure function of the configuration: the loader logs its warning once at
  * start, and the runtime builds the lifecycle machine's timings from it.
  */
+
+import { formatGoDuration } from '../go/duration.js';
 import { AGENT_LIMITS } from './defaults.js';
-import { formatGoDuration } from './duration.js';
 import type { LifecycleConfig } from './types.js';
 
 /** kubelet's floor between SIGTERM and SIGKILL (`minimumGracePeriodInSeconds`). */

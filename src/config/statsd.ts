@@ -5,10 +5,9 @@
  * start-up problem: a warning, and statsd is disabled. We keep that behaviour.
  */
 import { lookup } from 'node:dns/promises';
-import { splitHostPort } from './address.js';
+import { formatGoDuration } from '../go/duration.js';
+import { parseIp, splitHostPort } from '../go/net.js';
 import { STARTUP_WAITS } from './defaults.js';
-import { formatGoDuration } from './duration.js';
-import { parseIp } from './ip.js';
 
 export interface ResolvedAddress {
   address: string;

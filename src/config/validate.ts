@@ -4,10 +4,10 @@
  * problem; the loader joins them into one line.
  */
 
+import { formatGoDuration } from '../go/duration.js';
+import { goQuote } from '../go/strconv.js';
 import { isValidPort, proxyAddressProblem } from './address.js';
 import { VALIDATION_LIMITS } from './defaults.js';
-import { formatGoDuration } from './duration.js';
-import { goQuote } from './go-values.js';
 import type { ProxyConfig } from './types.js';
 
 /** LightStep is validated as Istio does even though we do not implement it (same exit as Istio). */

@@ -24,6 +24,8 @@ import { certWatcherActor } from '../certs/watcher.js';
 import { AGENT_LIMITS } from '../config/defaults.js';
 import { shutdownPlan } from '../config/shutdown-plan.js';
 import type { AgentConfig } from '../config/types.js';
+import type { InspectorRelay } from '../debug/inspect.js';
+import { createDebugSource } from '../debug/source.js';
 import { adminHost, createAdminClient, drainListenersPath } from '../envoy/admin.js';
 import { buildEnvoyArgs } from '../envoy/argv.js';
 import { adminPollerActor, connectionPollerActor } from '../envoy/pollers.js';
@@ -33,10 +35,8 @@ import { createAgentRegistry } from '../status/metrics.js';
 import { type StatusOptions, statusOptionsFromConfig } from '../status/options.js';
 import { buildStatusServer, listenStatusServer, type StatusServer } from '../status/server.js';
 import { lifecycleMetrics } from './agent-metrics.js';
-import { createDebugSource } from './debug-source.js';
 import { decisionLog } from './decision-log.js';
 import { decisionFeed } from './decisions.js';
-import type { InspectorRelay } from './inspect.js';
 import { collectWhenSettled } from './memory.js';
 import { osSignalsActor } from './signals.js';
 import { transitionLogger } from './transition-log.js';
@@ -242,7 +242,7 @@ export async function runProxy(config: AgentConfig, log: Logger): Promise<RunOut
         ...statusOptions,
         quit: () => root.send({ type: 'QUIT' }),
         drain: () => root.send({ type: 'DRAIN' }),
-        // /debug/*: observes the actors only while a client watches (debug-source.ts).
+        // /debug/*: observes the actors only while a client watches (src/debug/source.ts).
         debug: createDebugSource(root),
       });
       try {
@@ -255,7 +255,7 @@ export async function runProxy(config: AgentConfig, log: Logger): Promise<RunOut
     }
     // --inspect: the Stately inspector relay on loopback, loaded only when asked for (inspect.ts).
     if (config.inspect && root.getSnapshot().status === 'active') {
-      inspector = await (await import('./inspect.js')).startInspectorFor(
+      inspector = await (await import('../debug/inspect.js')).startInspectorFor(
         root,
         config.env,
         log.child({ component: 'inspect' }),

@@ -21,11 +21,11 @@
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { allowIdle, type StatusApp } from '../http/app.js';
 import type { AppProber, AppProbers, HttpGetAction } from './app-probes.js';
 import { checkGrpcHealth, servingStatusName } from './grpc-health.js';
 import type { StatusMetrics } from './metrics.js';
 import { type AppTarget, type ProbeOutcome, probeHttp, probeTcp } from './probe-client.js';
-import { allowIdle, type StatusApp } from './types.js';
 
 export interface AppProbeRouteDeps {
   probers: AppProbers;

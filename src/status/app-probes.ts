@@ -24,7 +24,7 @@
  *   controls), as the API server validates them.
  */
 import { AgentError } from '../errors.js';
-import { goField, isJsonObject, type JsonObject, type JsonValue, shortJson } from './go-json.js';
+import { goField, isJsonObject, type JsonObject, type JsonValue, shortJson } from '../go/json-decode.js';
 
 export const APP_PROBERS_ENV = 'ISTIO_KUBE_APP_PROBERS';
 

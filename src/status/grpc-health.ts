@@ -3,7 +3,8 @@
  * it: one unary call, SERVING means healthy, anything else (another status, an error, no answer in
  * time) does not.
  *
- * The two messages are tiny, so they are encoded by hand (no .proto loading at run time):
+ * The two messages are tiny, so they are encoded by hand (no .proto loading at run time; the wire
+ * format is in `../proto/wire.ts`):
  *   message HealthCheckRequest  { string service = 1; }
  *   message HealthCheckResponse { ServingStatus status = 1; }
  *   enum ServingStatus { UNKNOWN = 0; SERVING = 1; NOT_SERVING = 2; SERVICE_UNKNOWN = 3; }
@@ -16,6 +17,7 @@
  * resolution, reconnection back-off and proxy environment variables into a single probe call.
  */
 import { connect as netConnect } from 'node:net';
+import { LEN, ProtoWriter, readFields, VARINT } from '../proto/wire.js';
 
 export const HEALTH_CHECK_PATH = '/grpc.health.v1.Health/Check';
 
@@ -35,94 +37,28 @@ export function servingStatusName(status: number): ServingStatusName | `UNRECOGN
   return SERVING_STATUS[status] ?? `UNRECOGNIZED(${status})`;
 }
 
-function encodeVarint(value: number, out: number[]): void {
-  let v = value;
-  while (v > 0x7f) {
-    out.push((v % 0x80) | 0x80);
-    v = Math.floor(v / 0x80);
-  }
-  out.push(v);
-}
-
-class Reader {
-  private at = 0;
-  constructor(private readonly buf: Uint8Array) {}
-
-  get done(): boolean {
-    return this.at >= this.buf.length;
-  }
-
-  varint(): number {
-    let value = 0;
-    let scale = 1;
-    for (let i = 0; i < 10; i++) {
-      const byte = this.buf[this.at++];
-      if (byte === undefined) throw new Error('truncated varint');
-      value += (byte & 0x7f) * scale;
-      if (byte < 0x80) return value;
-      scale *= 0x80;
-    }
-    throw new Error('varint longer than 10 bytes');
-  }
-
-  bytes(length: number): Uint8Array {
-    if (this.at + length > this.buf.length) throw new Error('truncated field');
-    const out = this.buf.subarray(this.at, this.at + length);
-    this.at += length;
-    return out;
-  }
-
-  /** Skips a field of an unknown number, as protobuf parsers must. */
-  skip(wireType: number): void {
-    if (wireType === 0) this.varint();
-    else if (wireType === 1) this.bytes(8);
-    else if (wireType === 2) this.bytes(this.varint());
-    else if (wireType === 5) this.bytes(4);
-    else throw new Error(`unsupported wire type ${wireType}`);
-  }
-}
-
-/** Calls `onField(number, wireType, reader)` for each field; the callback must consume the value. */
-function readFields(buf: Uint8Array, onField: (field: number, wireType: number, r: Reader) => boolean): void {
-  const r = new Reader(buf);
-  while (!r.done) {
-    const tag = r.varint();
-    const field = Math.floor(tag / 8);
-    const wireType = tag % 8;
-    if (!onField(field, wireType, r)) r.skip(wireType);
-  }
-}
-
 export function encodeHealthCheckRequest(req: HealthCheckRequest): Buffer {
-  // proto3 leaves a default (empty) string off the wire.
-  if (req.service === '') return Buffer.alloc(0);
-  const text = Buffer.from(req.service, 'utf8');
-  const head: number[] = [0x0a]; // field 1, wire type 2
-  encodeVarint(text.length, head);
-  return Buffer.concat([Buffer.from(head), text]);
+  return new ProtoWriter().string(1, req.service).finish();
 }
 
 export function decodeHealthCheckRequest(buf: Uint8Array): HealthCheckRequest {
   let service = '';
   readFields(buf, (field, wireType, r) => {
-    if (field !== 1 || wireType !== 2) return false;
-    service = Buffer.from(r.bytes(r.varint())).toString('utf8');
+    if (field !== 1 || wireType !== LEN) return false;
+    service = r.string();
     return true;
   });
   return { service };
 }
 
 export function encodeHealthCheckResponse(res: HealthCheckResponse): Buffer {
-  if (res.status === 0) return Buffer.alloc(0);
-  const out: number[] = [0x08]; // field 1, wire type 0
-  encodeVarint(res.status, out);
-  return Buffer.from(out);
+  return new ProtoWriter().varint(1, res.status).finish();
 }
 
 export function decodeHealthCheckResponse(buf: Uint8Array): HealthCheckResponse {
   let status = 0;
   readFields(buf, (field, wireType, r) => {
-    if (field !== 1 || wireType !== 0) return false;
+    if (field !== 1 || wireType !== VARINT) return false;
     status = r.varint();
     return true;
   });

@@ -12,8 +12,8 @@
  * has gone), so stopping the status server cannot cut the answer short.
  */
 import type { Logger } from 'pino';
-import { allowLocalOnly } from './loopback.js';
-import type { StatusApp } from './types.js';
+import type { StatusApp } from '../http/app.js';
+import { allowLocalOnly } from '../http/loopback.js';
 
 export interface LifecycleEndpointDeps {
   /** Stop Envoy and exit 0, without a drain (the root machine's QUIT). */

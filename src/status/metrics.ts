@@ -34,10 +34,10 @@ import type { FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { Counter, collectDefaultMetrics, Registry } from 'prom-client';
 import { AgentError, messageOf } from '../errors.js';
+import { goField, isJsonObject, type JsonValue, shortJson } from '../go/json-decode.js';
+import { allowIdle, type StatusApp } from '../http/app.js';
 import { ExpositionFilter } from './exposition-filter.js';
-import { goField, isJsonObject, type JsonValue, shortJson } from './go-json.js';
 import type { AppTarget } from './probe-client.js';
-import { allowIdle, type StatusApp } from './types.js';
 
 export const PROMETHEUS_ANNOTATIONS_ENV = 'ISTIO_PROMETHEUS_ANNOTATIONS';
 

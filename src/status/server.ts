@@ -5,7 +5,7 @@
  *
  * Routes: `/healthz/ready` (readiness), `/app-health/…` (application probes, app-probe-routes.ts),
  * `/stats/prometheus` and `/metrics` (merged metrics, metrics.ts), `/quitquitquit` and `/drain`
- * (loopback only, lifecycle-endpoints.ts), `/debug/*` (loopback only, debug-routes.ts). Anything
+ * (loopback only, lifecycle-endpoints.ts), `/debug/*` (loopback only, src/debug/routes.ts). Anything
  * else is a 404 that names nothing (no framework, no route list): the port is reachable from the
  * whole cluster.
  */
@@ -14,11 +14,11 @@ import Fastify, { type FastifyReply, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Readiness } from '../../machines/readiness.js';
+import { registerDebugRoutes } from '../debug/routes.js';
+import type { DebugSource } from '../debug/source.js';
 import { messageOf } from '../errors.js';
-import type { DebugSource } from '../runtime/debug-source.js';
 import { registerAppProbeRoutes } from './app-probe-routes.js';
 import type { AppProbers } from './app-probes.js';
-import { registerDebugRoutes } from './debug-routes.js';
 import { registerLifecycleEndpoints } from './lifecycle-endpoints.js';
 import {
   type AppScrapeConfig,

@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootstrapPath, readBootstrapOverride, renderBootstrap } from '../../src/bootstrap/generate.js';
-import { validateBootstrapV3 } from '../../src/bootstrap/schema.js';
 import { buildEnvoyArgs } from '../../src/envoy/argv.js';
+import { validateBootstrapV3 } from '../../tools/envoy-api/validate.js';
 import { GOLDEN_CASES, GOLDEN_DIR, goldenConfig, goldenLabelsPath } from './golden-cases.js';
 
 const UPDATE = process.env.UPDATE_GOLDEN === '1';

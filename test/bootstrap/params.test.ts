@@ -14,7 +14,6 @@ import {
   buildTemplateParams,
   keepaliveJson,
   podIpBase64,
-  splitHostPort,
   type TemplateParams,
   transportSocketJson,
 } from '../../src/bootstrap/params.js';
@@ -96,13 +95,6 @@ describe('address options (instances_test.go)', () => {
     expect('zipkin' in p).toBe(false);
     expect('envoy_metrics_service_address' in p).toBe(false);
   });
-
-  it('splitHostPort follows Go net.SplitHostPort', () => {
-    expect(splitHostPort('[::1]:15010')).toEqual({ host: '::1', port: '15010' });
-    expect(splitHostPort('[::1]')).toEqual({ error: 'missing port in address' });
-    expect(splitHostPort('[::1]x:1')).toEqual({ error: 'missing port in address' });
-    expect(splitHostPort('a]:1')).toEqual({ error: "unexpected ']' in address" });
-  });
 });
 
 describe('scalar options', () => {
@@ -121,6 +113,13 @@ describe('scalar options', () => {
     expect(podIpBase64('::ffff:10.1.2.3')).toBe(podIpBase64('10.1.2.3'));
     expect((await params({ env: { INSTANCE_IP: '127.0.0.1' } })).PodIP).toBe('AAAAAAAAAAAAAP//fwAAAQ==');
     expect('PodIP' in (await params({ env: { POD_NAME: 'p', POD_NAMESPACE: 'n' } }))).toBe(false);
+  });
+
+  it('PodIP reads the address as Go net.ParseIP does, with the one parser of src/go/net.ts', () => {
+    // "::" must stand for at least one zero group: Go rejects this (so does Node's isIPv6); the
+    // byte parser this option had of its own accepted it as 1:2:3:4:5:6:7:8.
+    expect(() => podIpBase64('1:2:3:4:5:6:7::8')).toThrow(AgentError);
+    expect(() => podIpBase64('fe80::1%eth0')).toThrow('PodIP: "fe80::1%eth0" is not an IP address');
   });
 
   it('connect_timeout is Go-formatted; dns_refresh_rate is passed as given', async () => {
@@ -347,6 +346,20 @@ describe('node metadata (instance_test.go, config_test.go)', () => {
     await buildNodeMetadata(makeAgentConfig(), { podLabelsPath: noLabels, warn: (m) => warnings.push(m) });
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/^failed to read pod labels: /);
+  });
+
+  it('the default labels file missing is news only in Kubernetes, where the downward API mounts it', async () => {
+    // The default path is ./etc/istio/pod/labels against the working directory (the repository
+    // here), where no such file exists.
+    const outside: string[] = [];
+    await buildNodeMetadata(makeAgentConfig(), { warn: (m) => outside.push(m) });
+    expect(outside).toEqual([]);
+    const inPod: string[] = [];
+    await buildNodeMetadata(makeAgentConfig({ env: { KUBERNETES_SERVICE_HOST: '10.96.0.1' } }), {
+      warn: (m) => inPod.push(m),
+    });
+    expect(inPod).toHaveLength(1);
+    expect(inPod[0]).toMatch(/^failed to read pod labels: ENOENT/);
   });
 
   it('splits localities as Istio (dots become slashes unless a slash is present)', () => {

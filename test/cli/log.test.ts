@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, defaultScopeLevel, scrubPem } from '../../src/log.js';
+import { createLogger, defaultScopeLevel, scrubPem, terminalLine } from '../../src/log.js';
 
-function sink() {
+function sink(columns?: number) {
   let text = '';
   const destination = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -10,8 +10,12 @@ function sink() {
       done();
     },
   });
+  if (columns !== undefined) Object.assign(destination, { columns });
   return { destination, text: () => text, lines: () => text.split('\n').filter(Boolean) };
 }
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the terminal's colour codes
+const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, '');
 
 const PEM = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----';
 
@@ -75,5 +79,62 @@ describe('logger', () => {
     expect(defaultScopeLevel('ads:debug')).toBe('info');
     expect(defaultScopeLevel('default:verbose')).toEqual({ error: "invalid output level 'default:verbose'" });
     expect(defaultScopeLevel('a:b:c')).toEqual({ error: "invalid output level format 'a:b:c'" });
+  });
+
+  it('keeps the JSON lines as they are: level name, ISO time, fields in order, then msg', () => {
+    const out = sink();
+    createLogger({ destination: out.destination, isTTY: false }).info(
+      { epoch: 0, pid: 7 },
+      'Epoch 0 starting',
+    );
+    expect(out.text().replace(/"time":"[^"]+"/, '"time":"T"')).toBe(
+      '{"level":"info","time":"T","epoch":0,"pid":7,"msg":"Epoch 0 starting"}\n',
+    );
+  });
+
+  it('writes one line per event on a terminal: time, level, message and the fields that fit', () => {
+    const out = sink(120);
+    const log = createLogger({ destination: out.destination, isTTY: true });
+    log.info(
+      {
+        from: 'starting.initializing',
+        to: 'ready',
+        event: 'ADMIN.STATUS',
+        epoch: 0,
+        pid: 4242,
+        signal: null,
+        reason: 'a long explanation that does not fit on the line any more',
+        restarts: 0,
+      },
+      'envoy lifecycle: starting.initializing -> ready',
+    );
+    log.warn({ problems: ['a: missing', 'b: expired'] }, 'certificate rotation incomplete');
+    const lines = out.lines().map(plain);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(
+      /^\d\d:\d\d:\d\d\.\d{3} INFO {2}envoy lifecycle: starting\.initializing -> ready event=ADMIN\.STATUS epoch=0 pid=4242 restarts=0 \u2026$/,
+    );
+    for (const line of lines) expect(line.length).toBeLessThanOrEqual(120);
+    expect(lines[1]).toMatch(
+      / WARN {2}certificate rotation incomplete problems="a: missing","b: expired"$|problems=/,
+    );
+    expect(out.text()).toContain('\x1b['); // coloured on a terminal
+  });
+
+  it('words every field type on a terminal line without colour when asked to', () => {
+    const line = terminalLine(
+      {
+        level: 'error',
+        time: '2026-01-02T03:04:05.006Z',
+        msg: 'bad\nthing',
+        err: { type: 'Error', message: 'boom' },
+        list: [1, 'x'],
+        empty: [],
+        obj: { a: 1 },
+        text: 'two words',
+      },
+      { color: false, width: 200 },
+    );
+    expect(line.slice(12)).toBe(' ERROR bad thing err="boom" list=1,x obj={"a":1} text="two words"');
   });
 });

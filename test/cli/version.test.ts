@@ -1,6 +1,22 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { buildInfo } from '../../src/cli/build-info.js';
+import { buildInfo } from '../../src/cli/commands/build-info.js';
+import { packageRoot } from '../../src/package-root.js';
+import { buildStamp } from '../../tools/build-stamp.js';
 import { runCli, runMain } from './helpers.js';
+
+const root = packageRoot(import.meta.dirname) ?? process.cwd();
+const gitRevision = (() => {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: 'pipe' }).trim();
+  } catch {
+    return undefined;
+  }
+})();
+if (!gitRevision) console.warn('SKIPPED: no git checkout here, the revision stamp is not checked');
 
 const info = buildInfo();
 const node = `node${process.versions.node}`;
@@ -60,5 +76,42 @@ describe('pilot-agent version (istio.io/pkg version/cobra.go)', () => {
   it('works from the built binary', async () => {
     const result = await runCli(['version', '--short']);
     expect(result).toMatchObject({ code: 0, stdout: '0.1.0\n', stderr: '' });
+  });
+
+  it.skipIf(!gitRevision)('reports the git revision the binary was built from', async () => {
+    const { code, stdout } = await runCli(['version', '-o', 'json']);
+    expect(code).toBe(0);
+    const { revision, status } = JSON.parse(stdout).clientVersion as Record<string, string>;
+    expect(revision).toMatch(/^[0-9a-f]{40}$/);
+    // A revision of this repository (the build may be older than the checkout's HEAD).
+    expect(() =>
+      execFileSync('git', ['cat-file', '-e', `${revision}^{commit}`], { cwd: root, stdio: 'pipe' }),
+    ).not.toThrow();
+    expect(['Clean', 'Modified']).toContain(status);
+  });
+});
+
+describe('the build stamp (tools/build-stamp.ts)', () => {
+  it.skipIf(!gitRevision)('takes the revision from git, or from PILOT_AGENT_GIT_REVISION when given', () => {
+    expect(buildStamp({}, root).gitRevision).toBe(gitRevision);
+    expect(buildStamp({ PILOT_AGENT_GIT_REVISION: 'abc123' }, root).gitRevision).toBe('abc123');
+  });
+
+  it('without git, the revision is PILOT_AGENT_GIT_REVISION or unknown, the rest unknown', () => {
+    const bare = mkdtempSync(join(tmpdir(), 'pilot-agent-nogit-'));
+    try {
+      expect(buildStamp({}, bare)).toEqual({
+        gitRevision: 'unknown',
+        buildStatus: 'unknown',
+        gitTag: 'unknown',
+      });
+      expect(buildStamp({ PILOT_AGENT_GIT_REVISION: 'abc123' }, bare)).toEqual({
+        gitRevision: 'abc123',
+        buildStatus: 'unknown',
+        gitTag: 'unknown',
+      });
+    } finally {
+      rmSync(bare, { recursive: true, force: true });
+    }
   });
 });

@@ -1,19 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { isValidFqdn, proxyAddressProblem, splitHostPort } from '../../src/config/address.js';
+import { isValidFqdn, proxyAddressProblem } from '../../src/config/address.js';
 
 describe('host:port validation (Istio ValidateProxyAddress)', () => {
-  it('splits as Go net.SplitHostPort', () => {
-    expect(splitHostPort('istio-pilot:15010')).toEqual({ host: 'istio-pilot', port: '15010' });
-    expect(splitHostPort('[::1]:80')).toEqual({ host: '::1', port: '80' });
-    expect(splitHostPort(':80')).toEqual({ host: '', port: '80' });
-    expect(splitHostPort('istio-pilot')).toEqual({ error: 'missing port in address' });
-    expect(splitHostPort('::1:80')).toEqual({ error: 'too many colons in address' });
-    expect(splitHostPort('[::1]')).toEqual({ error: 'missing port in address' });
-    expect(splitHostPort('[::1:80')).toEqual({ error: "missing ']' in address" });
-    expect(splitHostPort('[::1]x:80')).toEqual({ error: 'missing port in address' });
-    expect(splitHostPort('a]:80')).toEqual({ error: "unexpected ']' in address" });
-  });
-
   it('accepts DNS names and IP addresses with a port in 1..65535', () => {
     for (const ok of [
       'istio-pilot:15010',

@@ -5,6 +5,7 @@ import {
   defaultNodeId,
   discoverPrivateIps,
   dnsDomain,
+  isIpv6Proxy,
   MIXER_SERVICE_ACCOUNT,
   type NetworkInterfaces,
   nodeIpAddresses,
@@ -201,5 +202,21 @@ describe('private IP discovery (pilot/pkg/proxy/net.go)', () => {
     });
     expect(result.ok).toBe(false);
     expect(clock).toBe(120_000);
+  });
+});
+
+describe('IPv6 mode (Istio isIPv6Proxy)', () => {
+  // Istio 1.5 pilot/cmd/pilot-agent/main_test.go TestIsIPv6Proxy.
+  it.each([
+    ['ipv4 only', ['1.1.1.1', '127.0.0.1', '2.2.2.2'], false],
+    ['ipv6 only', ['1111:2222::1', '::1', '2222:3333::1'], true],
+    ['mixed ipv4 and ipv6', ['1111:2222::1', '::1', '127.0.0.1', '2.2.2.2', '2222:3333::1'], false],
+  ])('isIPv6Proxy: %s', (_name, addrs, expected) => {
+    expect(isIpv6Proxy(addrs)).toBe(expected);
+  });
+
+  it('skips unparseable entries and treats IPv4-mapped addresses as IPv4', () => {
+    expect(isIpv6Proxy(['not-an-ip', '::1'])).toBe(true);
+    expect(isIpv6Proxy(['::ffff:1.2.3.4', '::1'])).toBe(false);
   });
 });

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ActorReport, DebugMessage, MachinesReport } from '../../src/runtime/debug-source.js';
+import type { ActorReport, DebugMessage, MachinesReport } from '../../src/debug/source.js';
 import type { AgentRun } from '../helpers/agent-process.js';
 import { type CertMaterial, makeCerts, writePlain } from '../helpers/certs.js';
 import { agent, cleanup, KEY_MATERIAL, openSse } from './helpers.js';

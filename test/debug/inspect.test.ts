@@ -1,5 +1,5 @@
 /**
- * `--inspect`: the Stately inspector relay (src/runtime/inspect.ts). In process against a small
+ * `--inspect`: the Stately inspector relay (src/debug/inspect.ts). In process against a small
  * system carrying key material, then through the real CLI: a plain WebSocket client on the relay
  * receives the Stately registrations of the agent's actors, sanitised; the relay is on loopback
  * only and refuses other hosts and origins; without the flag nothing listens.
@@ -13,7 +13,7 @@ import {
   type InspectorRelay,
   inspectPortFrom,
   startInspector,
-} from '../../src/runtime/inspect.js';
+} from '../../src/debug/inspect.js';
 import { freePort } from '../helpers/agent-process.js';
 import { makeCerts, writePlain } from '../helpers/certs.js';
 import { waitUntil } from '../helpers/wait.js';

@@ -1,5 +1,5 @@
 /**
- * The data side of the debug endpoints and the inspector (src/runtime/debug-source.ts): what is
+ * The data side of the debug endpoints and the inspector (src/debug/source.ts): what is
  * stripped before anything leaves the process, the actor tree, and the feed that observes the
  * actors only while someone listens, with a bounded replay.
  */
@@ -12,7 +12,7 @@ import {
   REDACTED,
   redactString,
   sanitize,
-} from '../../src/runtime/debug-source.js';
+} from '../../src/debug/source.js';
 import { waitUntil } from '../helpers/wait.js';
 import { BLOB, countObservers, HASH, LEAK, PATH, PEM_BODY, PEM_KEY, startFixture } from './fixture.js';
 

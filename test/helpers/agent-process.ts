@@ -270,7 +270,7 @@ export async function startAgent(options: AgentOptions = {}) {
 export type AgentRun = Awaited<ReturnType<typeof startAgent>>;
 
 /** Samples readiness every `periodMs` until stopped; returns the codes seen with their times. */
-export function sampleReadiness(run: AgentRun, periodMs = 25) {
+export function sampleReadiness(run: Pick<AgentRun, 'ready'>, periodMs = 25) {
   const samples: { t: number; status: number }[] = [];
   let stopped = false;
   const loop = async () => {

@@ -5,7 +5,7 @@
  * address, so the server sees a non-loopback peer.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { isLoopbackAddress } from '../../src/status/loopback.js';
+import { isLoopbackAddress } from '../../src/http/loopback.js';
 import { closeAll, get, nonLoopbackAddress, startStatus } from './helpers.js';
 
 afterEach(closeAll);

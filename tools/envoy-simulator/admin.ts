@@ -43,6 +43,8 @@ export interface AdminContext {
   state(): 'LIVE' | 'DRAINING' | 'PRE_INITIALIZING' | 'INITIALIZING';
   serverInfo(): JsonObject;
   configDump(): JsonObject;
+  /** `/certs`: `{certificates: [...]}`. */
+  certs(): JsonObject;
   memory(): JsonObject;
   listenersInfo(): ListenerInfo[];
   failHealthcheck(fail: boolean): void;
@@ -148,6 +150,44 @@ function statsHandler(ctx: AdminContext, query: Map<string, string>): Reply {
 
 const ok = (): Reply => ({ status: 200, body: 'OK\n' });
 
+/** The message type of each repeated field `?resource=` can name (`envoy/admin/v3/*.proto`). */
+const RESOURCE_TYPES: Record<string, string> = {
+  static_clusters: 'envoy.admin.v3.ClustersConfigDump.StaticCluster',
+  dynamic_active_clusters: 'envoy.admin.v3.ClustersConfigDump.DynamicCluster',
+  dynamic_warming_clusters: 'envoy.admin.v3.ClustersConfigDump.DynamicCluster',
+  static_listeners: 'envoy.admin.v3.ListenersConfigDump.StaticListener',
+  dynamic_listeners: 'envoy.admin.v3.ListenersConfigDump.DynamicListener',
+  static_secrets: 'envoy.admin.v3.SecretsConfigDump.StaticSecret',
+  dynamic_active_secrets: 'envoy.admin.v3.SecretsConfigDump.DynamicSecret',
+  dynamic_warming_secrets: 'envoy.admin.v3.SecretsConfigDump.DynamicSecret',
+};
+
+/**
+ * `/config_dump`, and with `?resource=<field>` only the elements of that repeated field, each with
+ * its own `@type` (`ConfigDumpHandler::addResourceToDump`); a field no section has is 404.
+ */
+function configDumpReply(dump: JsonObject, resource: string | undefined): Reply {
+  if (resource === undefined) return { status: 200, body: protoJson(dump), contentType: JSON_TYPE };
+  const type = RESOURCE_TYPES[resource];
+  const sections = Array.isArray(dump.configs) ? dump.configs : [];
+  const items = sections.flatMap((section) => {
+    if (type === undefined || section === null || typeof section !== 'object' || Array.isArray(section))
+      return [];
+    const list = section[resource];
+    return Array.isArray(list) ? list : [];
+  });
+  const found =
+    type !== undefined &&
+    sections.some((s) => s !== null && typeof s === 'object' && !Array.isArray(s) && resource in s);
+  if (!found) return { status: 404, body: `${resource} not found in config dump` };
+  const configs = items.map((item) =>
+    item !== null && typeof item === 'object' && !Array.isArray(item)
+      ? { '@type': `type.googleapis.com/${type}`, ...item }
+      : item,
+  );
+  return { status: 200, body: protoJson({ configs }), contentType: JSON_TYPE };
+}
+
 const HANDLERS: Handler[] = [
   {
     prefix: '/',
@@ -163,7 +203,7 @@ const HANDLERS: Handler[] = [
     prefix: '/certs',
     help: 'print certs on machine',
     mutates: false,
-    handle: () => ({ status: 200, body: protoJson({ certificates: [] }), contentType: JSON_TYPE }),
+    handle: (ctx) => ({ status: 200, body: protoJson(ctx.certs()), contentType: JSON_TYPE }),
   },
   {
     prefix: '/clusters',
@@ -194,7 +234,7 @@ const HANDLERS: Handler[] = [
         help: 'Dump currently loaded configuration including EDS. See the response definition for more information',
       },
     ],
-    handle: (ctx) => ({ status: 200, body: protoJson(ctx.configDump()), contentType: JSON_TYPE }),
+    handle: (ctx, q) => configDumpReply(ctx.configDump(), q.get('resource')),
   },
   {
     prefix: '/contention',

@@ -12,6 +12,12 @@ export const FATAL_SIGNALS = ['SIGSEGV', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGILL'
 /** The signals Envoy's `SignalAction` catches, prints a backtrace for, and re-raises. */
 export type FatalSignal = (typeof FATAL_SIGNALS)[number];
 
+/** `ENVOY_SIM_SDS_NACK`: which SDS secrets every response is rejected for. */
+export interface SdsNackFault {
+  all: boolean;
+  names: ReadonlySet<string>;
+}
+
 /** Switches that may be limited to some epochs with `ENVOY_SIM_FAULT_EPOCHS`. */
 export interface Faults {
   /** Crash this many ms after start; 0 crashes before the admin listener binds. */
@@ -29,6 +35,7 @@ export interface Faults {
   startDelayMs: number;
   adminDelayMs: number;
   adminFail: '500' | 'reset' | undefined;
+  sdsNack: SdsNackFault;
 }
 
 export interface SimEnv {
@@ -57,6 +64,7 @@ const NO_FAULTS: Faults = {
   startDelayMs: 0,
   adminDelayMs: 0,
   adminFail: undefined,
+  sdsNack: { all: false, names: new Set() },
 };
 
 type Env = Record<string, string | undefined>;
@@ -81,6 +89,20 @@ function flag(env: Env, name: string): boolean {
   if (raw === '1' || raw === 'true') return true;
   if (raw === '0' || raw === 'false') return false;
   throw new SimEnvError(`${name}='${raw}' must be 1 or 0`);
+}
+
+/** `1`/`all`: every secret; `0`: none; otherwise a comma-separated list of secret names. */
+function sdsNack(env: Env): SdsNackFault {
+  const raw = present(env, 'ENVOY_SIM_SDS_NACK');
+  if (raw === undefined || raw === '0') return NO_FAULTS.sdsNack;
+  if (raw === '1' || raw === 'all') return { all: true, names: new Set() };
+  const names = raw.split(',').map((n) => n.trim());
+  if (names.some((n) => n === '')) {
+    throw new SimEnvError(
+      `ENVOY_SIM_SDS_NACK='${raw}' must be 1, all, 0 or a comma-separated list of secret names`,
+    );
+  }
+  return { all: false, names: new Set(names) };
 }
 
 function readFaults(env: Env): Faults {
@@ -114,6 +136,7 @@ function readFaults(env: Env): Faults {
     startDelayMs: nonNegativeInt(env, 'ENVOY_SIM_START_DELAY_MS') ?? 0,
     adminDelayMs: nonNegativeInt(env, 'ENVOY_SIM_ADMIN_DELAY_MS') ?? 0,
     adminFail,
+    sdsNack: sdsNack(env),
   };
 }
 

@@ -15,6 +15,7 @@ export type RecordEvent =
   | { event: 'admin'; method: string; path: string }
   | { event: 'signal'; name: string; source?: 'pdeathsig' }
   | { event: 'hot-restart'; step: string; [detail: string]: unknown }
+  | { event: 'sds'; step: string; [detail: string]: unknown }
   | { event: 'exit'; code: number }
   | { event: 'exit'; signal: string };
 

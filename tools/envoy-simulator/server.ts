@@ -13,6 +13,9 @@
  *    a server stats refresh, DrainListeners to the parent and the parent-shutdown timer.
  *    The simulator never talks to an xDS server: the first responses "arrive" after
  *    `ENVOY_SIM_XDS_DELAY_MS` (CDS at half of it when LDS is also configured).
+ *    SDS is real (`sds.ts`): static clusters whose TLS needs SDS secrets hold the cluster
+ *    manager's initialization (PRE_INITIALIZING) until each secret's first response or
+ *    `initial_fetch_timeout`; static listeners hold the init manager (INITIALIZING) likewise.
  * 4. shutdown (SIGTERM, SIGINT, `/quitquitquit`): `shutting down server instance`, Terminate to a
  *    parent, `main dispatch loop exited`, `exiting`, exit 0.
  */
@@ -30,6 +33,8 @@ import type { HotRestart, ParentRole, ParentStats, ShutdownAdminReply } from './
 import type { Logger } from './logger.js';
 import type { Options } from './options.js';
 import type { Recorder } from './record.js';
+import type { SdsManager } from './sds.js';
+import { SdsConfigError, type SdsFacts, sdsFacts } from './sds-config.js';
 import { type Stat, StatsStore } from './stats.js';
 import type { Json, JsonObject } from './validate-bootstrap.js';
 import {
@@ -142,6 +147,9 @@ export class SimServer implements ParentRole, AdminContext {
   private flushInProgress = false;
   private parentStats: ParentStats = { connections: 0, memoryAllocated: 0 };
   private readonly serverStats: Record<string, Stat> = {};
+  private sdsFacts: SdsFacts | undefined;
+  /** Loaded only for bootstraps with SDS secrets (it brings protobufjs and grpc-js). */
+  private sds: SdsManager | undefined;
 
   constructor(private readonly deps: ServerDeps) {
     this.originalStartTime = deps.startTime;
@@ -196,6 +204,7 @@ export class SimServer implements ParentRole, AdminContext {
       );
     }
     this.createServerStats(loaded.bootstrap.unknownFields.length);
+    await this.createSds(loaded.bootstrap);
 
     const flagsPath = loaded.bootstrap.facts.flagsPath;
     if (flagsPath !== undefined) {
@@ -225,13 +234,15 @@ export class SimServer implements ParentRole, AdminContext {
 
     // ClusterManagerInitHelper: static clusters are initialized during construction; with CDS
     // the cluster manager waits for the first response.
-    if (loaded.bootstrap.facts.cds.configured) {
+    // Static clusters waiting for SDS secrets: startClusters() logs once the secrets are in.
+    const waitingForSecrets = this.clusterSecrets().length > 0;
+    if (!waitingForSecrets && loaded.bootstrap.facts.cds.configured) {
       logger.info(
         'upstream',
         'source/common/upstream/cluster_manager_impl.cc:247',
         'cm init: initializing cds',
       );
-    } else {
+    } else if (!waitingForSecrets) {
       logger.info(
         'upstream',
         'source/common/upstream/cluster_manager_impl.cc:241',
@@ -242,6 +253,31 @@ export class SimServer implements ParentRole, AdminContext {
     if (!facts.statsFlushOnAdmin) {
       this.flushTimer = setInterval(() => void this.flushStats(), facts.statsFlushIntervalMs);
     }
+  }
+
+  /** The SDS subscriptions the bootstrap's static TLS contexts need (none: nothing is loaded). */
+  private async createSds(bootstrap: LoadedBootstrap): Promise<void> {
+    let facts: SdsFacts;
+    try {
+      facts = sdsFacts(bootstrap.doc);
+    } catch (err) {
+      if (err instanceof SdsConfigError) throw new ConfigError(err.message);
+      throw err;
+    }
+    if (facts.subscriptions.length === 0) return;
+    this.sdsFacts = facts;
+    const { SdsManager } = await import('./sds.js');
+    this.sds = new SdsManager(facts, {
+      logger: this.deps.logger,
+      recorder: this.deps.recorder,
+      stats: this.stats,
+      nack: this.deps.faults.sdsNack,
+      node: () => this.nodeJson(),
+    });
+  }
+
+  private clusterSecrets(): string[] {
+    return this.sdsFacts?.clusterKeys ?? [];
   }
 
   private createServerStats(unknownFields: number): void {
@@ -425,9 +461,33 @@ export class SimServer implements ParentRole, AdminContext {
     this.log.info('main', 'source/server/server.cc:964', 'starting main dispatch loop');
     const facts = this.bootstrap?.facts;
     if (facts === undefined) return;
+    const secrets = this.clusterSecrets();
+    if (this.sds !== undefined && secrets.length > 0) {
+      // The static clusters' init managers start their SdsApi targets; the cluster manager's
+      // initialization (and CDS) waits for them.
+      this.sds.start(secrets);
+      this.sds.whenInitialized(secrets, () => {
+        if (!this.shuttingDown) this.startClusters(true);
+      });
+    } else {
+      this.startClusters(false);
+    }
+  }
+
+  /** The cluster manager past its static clusters: CDS if configured, else all initialized. */
+  private startClusters(afterSecrets: boolean): void {
+    const facts = this.bootstrap?.facts;
+    if (facts === undefined) return;
     const { faults } = this.deps;
     const delay = faults.xdsDelayMs;
     if (facts.cds.configured) {
+      if (afterSecrets) {
+        this.log.info(
+          'upstream',
+          'source/common/upstream/cluster_manager_impl.cc:247',
+          'cm init: initializing cds',
+        );
+      }
       this.stats.counter('cluster_manager.cds.update_attempt').add();
       this.awaitFirstResponse(
         'cds',
@@ -521,7 +581,7 @@ export class SimServer implements ParentRole, AdminContext {
   private clustersInitialized(): void {
     const facts = this.bootstrap?.facts;
     if (facts === undefined) return;
-    if (facts.cds.configured)
+    if (facts.cds.configured || this.clusterSecrets().length > 0)
       this.log.info(
         'upstream',
         'source/common/upstream/cluster_manager_impl.cc:241',
@@ -533,6 +593,19 @@ export class SimServer implements ParentRole, AdminContext {
       'all clusters initialized. initializing init manager',
     );
     this.initState = 'initializing';
+    // The init manager waits for LDS and for the static listeners' SDS secrets.
+    const listenerSecrets = this.sdsFacts?.listenerKeys ?? [];
+    let pending = this.sds !== undefined && listenerSecrets.length > 0 ? 2 : 1;
+    const partDone = (): void => {
+      pending -= 1;
+      if (pending === 0) this.initialized();
+    };
+    if (this.sds !== undefined && listenerSecrets.length > 0) {
+      this.sds.start(listenerSecrets);
+      this.sds.whenInitialized(listenerSecrets, () => {
+        if (!this.shuttingDown) partDone();
+      });
+    }
     if (facts.lds.configured) {
       this.stats.counter('listener_manager.lds.update_attempt').add();
       const elapsed = facts.cds.configured ? Math.floor(this.deps.faults.xdsDelayMs / 2) : 0;
@@ -540,10 +613,10 @@ export class SimServer implements ParentRole, AdminContext {
         'lds',
         Math.max(0, this.deps.faults.xdsDelayMs - elapsed),
         facts.lds.initialFetchTimeoutMs,
-        () => this.initialized(),
+        partDone,
       );
     } else {
-      this.initialized();
+      partDone();
     }
   }
 
@@ -595,8 +668,8 @@ export class SimServer implements ParentRole, AdminContext {
     st.memoryPhysicalSize?.set(memory.rss);
     st.parentConnections?.set(this.parentStats.connections);
     st.totalConnections?.set(this.connections.current() + this.parentStats.connections);
-    // No certificates: `daysUntilFirstCertExpires()` is the maximum of an int32.
-    st.daysUntilFirstCertExpiring?.set(2147483647);
+    // `daysUntilFirstCertExpires()`: the maximum of an int32 when no certificate is loaded.
+    st.daysUntilFirstCertExpiring?.set(this.sds?.daysUntilFirstCertExpiring() ?? 2147483647);
     st.recentLookups?.set(0);
     st.state?.set(STATE_VALUE[this.state()]);
   }
@@ -757,8 +830,19 @@ export class SimServer implements ParentRole, AdminContext {
           static_listeners: [],
           dynamic_listeners: [],
         },
+        // The secret manager's tracker entry exists in every Envoy, with or without SDS.
+        this.sds?.configDump() ?? {
+          '@type': 'type.googleapis.com/envoy.admin.v3.SecretsConfigDump',
+          static_secrets: [],
+          dynamic_active_secrets: [],
+          dynamic_warming_secrets: [],
+        },
       ],
     };
+  }
+
+  certs(): JsonObject {
+    return this.sds?.certs() ?? { certificates: [] };
   }
 
   memory(): JsonObject {
@@ -826,6 +910,7 @@ export class SimServer implements ParentRole, AdminContext {
       this.updateServerStats();
     }
     if (this.keepAlive !== undefined) clearInterval(this.keepAlive);
+    this.sds?.close();
     this.admin?.close();
     this.deps.hotRestart?.close();
     this.deps.logger.info('main', 'source/server/server.cc:1032', 'exiting');

@@ -3,12 +3,13 @@
  * encode (no process is started here).
  */
 import { describe, expect, it } from 'vitest';
+import { isV2Type } from '../envoy-api/validate.js';
 import { mergeBootstrap } from './bootstrap.js';
 import { compilePattern } from './logger.js';
 import { ENVOY_ARGS } from './options.js';
 import { compileFilter, extractTags } from './stats.js';
 import { extractUint32, parseArgs } from './tclap.js';
-import { bootstrapFacts, isV2Type, validateBootstrap } from './validate-bootstrap.js';
+import { bootstrapFacts, validateBootstrap } from './validate-bootstrap.js';
 
 describe('TCLAP number reading (istringstream >> uint32_t)', () => {
   it.each([

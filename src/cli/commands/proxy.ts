@@ -18,7 +18,7 @@ import type { ResolveHost } from '../../config/statsd.js';
 import type { AgentConfig } from '../../config/types.js';
 import type { RunOutcome } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { buildInfo, buildInfoString } from '../build-info.js';
+import { buildInfo, buildInfoString } from './build-info.js';
 
 /** `src/runtime/run-proxy.ts`: runs the agent and resolves with how it ended. */
 export type RunProxy = (config: AgentConfig, log: Logger) => Promise<RunOutcome>;

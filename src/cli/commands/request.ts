@@ -9,7 +9,7 @@
 import { DEFAULT_REQUEST } from '../../config/defaults.js';
 import type { RequestFlagValues } from '../../config/flags.js';
 import { AgentError, usageError } from '../../errors.js';
-import { httpCall } from '../http-get.js';
+import { httpCall } from './http-get.js';
 
 export interface RequestIo {
   stdout: { write(chunk: string | Uint8Array): unknown };

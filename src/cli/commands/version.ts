@@ -7,7 +7,7 @@
 import { createRequire } from 'node:module';
 import type { VersionFlagValues } from '../../config/flags.js';
 import { usageError } from '../../errors.js';
-import { type BuildInfo, buildInfoLongForm, versionDocument } from '../build-info.js';
+import { type BuildInfo, buildInfoLongForm, versionDocument } from './build-info.js';
 
 export function versionOutput(flags: VersionFlagValues, info: BuildInfo): string {
   const { output, short } = flags;

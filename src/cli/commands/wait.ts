@@ -6,10 +6,10 @@
  */
 
 import type { WaitFlagValues } from '../../config/flags.js';
-import { goQuote } from '../../config/go-values.js';
 import { AgentError, usageError } from '../../errors.js';
+import { goQuote } from '../../go/strconv.js';
 import type { Logger } from '../../log.js';
-import { httpCall } from '../http-get.js';
+import { httpCall } from './http-get.js';
 
 export interface WaitDeps {
   sleep?: (ms: number) => Promise<void>;
