@@ -123,9 +123,14 @@ export const agentMachine = setup({
       enqueue.spawnChild('sdsStream', { id, input: { streamId: params.streamId } });
       enqueue.assign({ streams: [...context.streams, id] });
     }),
-    forgetStream: assign({
-      streams: ({ context }, params: { actorId: string }) =>
-        context.streams.filter((s) => s !== params.actorId),
+    /**
+     * A stream actor finished: forgotten, and released. A child that reached its final state stays
+     * in the snapshot's `children` until it is stopped: without this, every stream Envoy ever
+     * opened would stay there (and in /debug).
+     */
+    forgetStream: enqueueActions(({ context, enqueue }, params: { actorId: string }) => {
+      enqueue.assign({ streams: context.streams.filter((s) => s !== params.actorId) });
+      enqueue.stopChild(params.actorId);
     }),
     /** New certificates: every stream sends what changed (the rotation's decision in SDS mode). */
     pushToStreams: enqueueActions(({ context, enqueue }) => {
