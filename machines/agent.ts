@@ -11,10 +11,19 @@
  * Requests (from the status server): QUIT (/quitquitquit), DRAIN (/drain).
  * Facts: CERTS.READY (baseline) starts Envoy; CERTS.CHANGED → HOT_RESTART.
  */
-import { assign, type EventObject, enqueueActions, fromCallback, sendTo, setup } from 'xstate';
+import {
+  assign,
+  type DoneActorEvent,
+  type EventObject,
+  enqueueActions,
+  fromCallback,
+  sendTo,
+  setup,
+} from 'xstate';
 import { EXIT_CODES } from '../src/errors.js';
 import { type CertRotationSettings, certRotationMachine } from './cert-rotation.js';
 import { envoyLifecycleMachine, type LifecycleInput, type LifecycleOutput } from './envoy-lifecycle.js';
+import { sdsStreamMachine } from './sds-stream.js';
 
 export type AgentSignal = 'SIGTERM' | 'SIGINT' | 'SIGHUP';
 
@@ -23,11 +32,21 @@ export type AgentEvent =
   | { type: 'QUIT' }
   | { type: 'DRAIN' }
   | { type: 'CERTS.READY'; hash: string }
-  | { type: 'CERTS.CHANGED'; hash: string };
+  | { type: 'CERTS.CHANGED'; hash: string }
+  /** The SDS server accepted a stream from Envoy. */
+  | { type: 'SDS.STREAM_OPENED'; streamId: string };
+
+/**
+ * How rotated certificates reach Envoy: a hot restart into a new epoch (Istio 1.5's file
+ * certificates), or in place over the agent's SDS server (no new process, no drain).
+ */
+export type CertDelivery = 'hot-restart' | 'sds';
 
 export interface AgentInput {
   lifecycle: LifecycleInput;
   certs: { settings: CertRotationSettings };
+  /** Default: `hot-restart`, as Istio 1.5 does with file certificates. */
+  delivery?: CertDelivery;
 }
 
 export interface AgentContext {
@@ -37,7 +56,19 @@ export interface AgentContext {
   reason: string;
   /** Signals received, for the operator's log and /debug. */
   signals: AgentSignal[];
+  delivery: CertDelivery;
+  /** Actor ids of the SDS streams open now. */
+  streams: string[];
 }
+
+const deliversOverSds = (context: AgentContext): boolean => context.delivery === 'sds';
+
+/** The actor id of the machine that serves one SDS stream. */
+export const streamActorId = (streamId: string): string => `sds-${streamId}`;
+
+const notProvided = (name: string) => () => {
+  throw new Error(`${name} is not provided: the runtime must .provide() it`);
+};
 
 /** Exit code when the agent itself fails (an actor error): a bug, reported as such. */
 export const INTERNAL_ERROR_EXIT = EXIT_CODES.internal;
@@ -63,9 +94,10 @@ export const agentMachine = setup({
     envoyLifecycle: envoyLifecycleMachine,
     certRotation: certRotationMachine,
     /** Delivers SIGTERM/SIGINT/SIGHUP as SIGNAL events (src/runtime/signals.ts). */
-    osSignals: fromCallback<EventObject, void>(() => {
-      throw new Error('osSignals is not provided: the runtime must .provide() it');
-    }),
+    osSignals: fromCallback<EventObject, void>(notProvided('osSignals')),
+    /** The SDS server on its Unix socket (src/sds): SDS.STREAM_OPENED for each stream Envoy opens. */
+    sdsServer: fromCallback<EventObject, void>(notProvided('sdsServer')),
+    sdsStream: sdsStreamMachine,
   },
   actions: {
     /** A signal received: remembered for /debug (the last ten) and announced with what it does. */
@@ -81,6 +113,29 @@ export const agentMachine = setup({
       exitCode: params.exitCode,
       reason: params.reason,
     })),
+    /** In SDS mode the SDS server starts with the agent, before Envoy, which connects to it. */
+    startSdsServer: enqueueActions(({ context, enqueue }) => {
+      if (deliversOverSds(context)) enqueue.spawnChild('sdsServer', { id: 'sdsServer' });
+    }),
+    /** One stream actor per stream Envoy opens. */
+    openStream: enqueueActions(({ context, enqueue }, params: { streamId: string }) => {
+      const id = streamActorId(params.streamId);
+      enqueue.spawnChild('sdsStream', { id, input: { streamId: params.streamId } });
+      enqueue.assign({ streams: [...context.streams, id] });
+    }),
+    /**
+     * A stream actor finished: forgotten, and released. A child that reached its final state stays
+     * in the snapshot's `children` until it is stopped: without this, every stream Envoy ever
+     * opened would stay there (and in /debug).
+     */
+    forgetStream: enqueueActions(({ context, enqueue }, params: { actorId: string }) => {
+      enqueue.assign({ streams: context.streams.filter((s) => s !== params.actorId) });
+      enqueue.stopChild(params.actorId);
+    }),
+    /** New certificates: every stream sends what changed (the rotation's decision in SDS mode). */
+    pushToStreams: enqueueActions(({ context, enqueue }) => {
+      for (const id of context.streams) enqueue.sendTo(id, { type: 'SECRETS.CHANGED' });
+    }),
     /** An actor failed: a bug in the agent, reported as an internal error. */
     failInternally: assign((_, params: { error: unknown }) => ({
       exitCode: INTERNAL_ERROR_EXIT,
@@ -88,6 +143,9 @@ export const agentMachine = setup({
     })),
   },
   guards: {
+    sdsMode: ({ context }) => deliversOverSds(context),
+    isStreamActor: ({ context, event }) =>
+      'actorId' in event && typeof event.actorId === 'string' && context.streams.includes(event.actorId),
     isStopSignal: ({ event }) =>
       event.type === 'SIGNAL' && (event.signal === 'SIGTERM' || event.signal === 'SIGINT'),
   },
@@ -99,11 +157,25 @@ export const agentMachine = setup({
     exitCode: 0,
     reason: '',
     signals: [],
+    delivery: input.delivery ?? 'hot-restart',
+    streams: [],
   }),
   initial: 'active',
   states: {
     active: {
       description: 'The agent runs: signals are handled and the certificate files watched.',
+      entry: 'startSdsServer',
+      on: {
+        'SDS.STREAM_OPENED': { actions: { type: 'openStream', params: ({ event }) => event } },
+        // A stream actor finished: its stream ended (Envoy went away).
+        'xstate.done.actor.*': {
+          guard: 'isStreamActor',
+          actions: {
+            type: 'forgetStream',
+            params: ({ event }: { event: DoneActorEvent }) => ({ actorId: event.actorId }),
+          },
+        },
+      },
       invoke: [
         { id: 'signals', src: 'osSignals' },
         {
@@ -173,12 +245,15 @@ export const agentMachine = setup({
             ],
             QUIT: { actions: sendTo('lifecycle', { type: 'QUIT' }) },
             DRAIN: { actions: sendTo('lifecycle', { type: 'DRAIN' }) },
-            'CERTS.CHANGED': {
-              actions: sendTo('lifecycle', ({ event }) => ({
-                type: 'HOT_RESTART' as const,
-                reason: `certificates changed (sha256 ${event.hash.slice(0, 12)})`,
-              })),
-            },
+            'CERTS.CHANGED': [
+              { guard: 'sdsMode', actions: 'pushToStreams' },
+              {
+                actions: sendTo('lifecycle', ({ event }) => ({
+                  type: 'HOT_RESTART' as const,
+                  reason: `certificates changed (sha256 ${event.hash.slice(0, 12)})`,
+                })),
+              },
+            ],
           },
         },
       },

@@ -11,7 +11,10 @@
 export const EXIT_CODES = {
   /** Clean shutdown, or Envoy exited 0 on its own. */
   ok: 0,
-  /** The Envoy bootstrap could not be generated (template, configPath, override file). Istio: 1. */
+  /**
+   * The Envoy bootstrap could not be generated (template, configPath, override file), or, in SDS
+   * mode, the SDS socket it names cannot be served. Istio: 1 (and a fatal log for its SDS server).
+   */
   bootstrap: 1,
   /** Envoy kept crashing: the restart budget is spent. */
   'crash-loop': 3,

@@ -13,7 +13,7 @@ import { packageRoot } from '../src/package-root.js';
 const EXIT_MEANING: Record<keyof typeof EXIT_CODES, string> = {
   ok: 'Clean shutdown (SIGTERM/SIGINT, `/quitquitquit`), or Envoy exited 0 on its own. As Istio.',
   bootstrap:
-    'The Envoy bootstrap could not be generated: template unreadable or failing to render, configPath not writable. As Istio (`os.Exit(1)`).',
+    'The Envoy bootstrap could not be generated: template unreadable or failing to render, configPath not writable. Also, with `--certDelivery sds`, the SDS socket it names cannot be served: another live process serves it, or the path is not a socket. As Istio (`os.Exit(1)`; a fatal log when its SDS server cannot start).',
   'crash-loop':
     'Envoy kept crashing: the restart budget (`--restartBudget`) is spent. Istio exits 0 here; see Deviations.',
   'envoy-stuck': 'An Envoy process survived SIGTERM and SIGKILL at shutdown or before a fresh start.',

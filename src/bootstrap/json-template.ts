@@ -40,7 +40,8 @@ type Conversion =
   | 'number' // pasted bare
   | 'duration' // a Go duration, written as protobuf-JSON
   | 'json' // JSON text, pasted bare
-  | 'socket-address'; // `{"address": …, "port_value": …}` text, pasted bare
+  | 'socket-address' // `{"address": …, "port_value": …}` text, pasted bare
+  | 'unix-path'; // `unix:<path>`, written as the path (Go's `slice … 5`) inside quotes
 
 class Param {
   constructor(
@@ -83,6 +84,8 @@ export const duration = (path: string): Param => new Param(split(path), 'duratio
 export const json = (path: string): Param => new Param(split(path), 'json');
 /** A parameter holding Istio's socket-address text: `{"address": "h", "port_value": p}`. */
 export const socketAddress = (path: string): Param => new Param(split(path), 'socket-address');
+/** A `unix:<path>` parameter (Istio's `sds_uds_path`) as its path, for a `pipe` address. */
+export const unixPath = (path: string): Param => new Param(split(path), 'unix-path');
 export function concat(...parts: (string | Param)[]): Concat {
   for (const p of parts) {
     if (typeof p !== 'string' && p.conversion !== 'string' && p.conversion !== 'js')
@@ -129,6 +132,11 @@ export const or = (...conds: Cond[]): Cond => ({
   compound: true,
   test: (root) => conds.some((c) => c.test(root)),
 });
+export const and = (...conds: Cond[]): Cond => ({
+  go: `and ${conds.map(argument).join(' ')}`,
+  compound: true,
+  test: (root) => conds.every((c) => c.test(root)),
+});
 
 // ---------------------------------------------------------------------------------------------
 // evaluate
@@ -155,8 +163,18 @@ function convert(param: Param, value: GoValue): Json {
       return parseJson(key, value);
     case 'socket-address':
       return checkedSocketAddress(key, value);
+    case 'unix-path':
+      if (!value.startsWith(UNIX_PREFIX) || value.length === UNIX_PREFIX.length) {
+        throw new AgentError(
+          'bootstrap',
+          `template parameter ${key}: "${value}" is not a unix:<path> address`,
+        );
+      }
+      return value.slice(UNIX_PREFIX.length);
   }
 }
+
+const UNIX_PREFIX = 'unix:';
 
 /** The document for one parameter map. */
 export function evaluate(spec: Spec, root: GoValue, item: GoValue = root): Json {
@@ -281,6 +299,8 @@ function paramText(param: Param): string {
       return `"{{ ${action(param.path)} }}"`;
     case 'js':
       return `"{{ js ${action(param.path)} }}"`;
+    case 'unix-path':
+      return `"{{ slice ${action(param.path)} ${UNIX_PREFIX.length} }}"`;
     default:
       return `{{ ${action(param.path)} }}`;
   }

@@ -26,7 +26,8 @@
  * - no platform metadata: Istio asks the GCP/AWS metadata servers (with a 5 s timeout) for
  *   `PLATFORM_METADATA` and a fallback locality; we make no cloud calls, so `PLATFORM_METADATA` is
  *   absent and the locality comes only from `istio-locality`;
- * - SDS is not implemented, so `SDS` / `TRUSTJWT` are never set by the agent;
+ * - in SDS mode (`--certDelivery sds`) `SDS` is set, as Istio sets it when its agent serves SDS,
+ *   but `TRUSTJWT` is not: no token is involved (Istio 1.5 sets both, for a token it sends);
  * - a labels file missing at the default path is a warning only in Kubernetes
  *   (`KUBERNETES_SERVICE_HOST` set), where the downward API mounts it; Istio warns wherever it runs.
  */
@@ -178,6 +179,7 @@ export async function buildNodeMetadata(
   const instanceIps = dedupe(config.node.ipAddresses);
   typed.INSTANCE_IPS = instanceIps;
   if (config.stsPort !== 0) typed.STS_PORT = String(config.stsPort);
+  if (config.certDelivery === 'sds') typed.SDS = true;
 
   const labelsPath = options.podLabelsPath ?? POD_LABELS_PATH;
   const podLabels = await readPodLabels(labelsPath, options.warn, {

@@ -15,15 +15,23 @@
  *   `encoding/json` of the Go wrappers gives `{"value": 1}`, which Envoy's JSON parser rejects;
  * - ISTIO_MUTUAL with no certificates configured uses Istio's file certificates, without the swap
  *   of Istio 1.5's converter (`remoteTlsFiles` in src/config/remote-service.ts).
+ *
+ * SDS mode (`--certDelivery sds`) sets what Istio 1.5 sets when its agent serves SDS:
+ * `sds_uds_path` is `unix:<socket>` (the absolute socket path; `unix:/etc/istio/proxy/SDS` with the
+ * default socket under `/`, the value Istio 1.5's template tests for), node metadata `SDS: "true"`
+ * (`getNodeMetaData`; no `TRUSTJWT` and an empty `sds_token_path`: no token is involved), and the
+ * remote services' transport sockets name their files as SDS secrets (`file-cert:<chain>~<key>`,
+ * `file-root:<ca>`) instead of `filename`s, so their rotation is pushed too.
  */
 
 import { remoteTlsFiles } from '../config/remote-service.js';
-import type { AgentConfig, RemoteService, TcpKeepalive, TlsSettings } from '../config/types.js';
+import type { AgentConfig, CertDelivery, RemoteService, TcpKeepalive, TlsSettings } from '../config/types.js';
 import { AgentError } from '../errors.js';
 import { formatGoDuration } from '../go/duration.js';
 import { goJsonMarshal } from '../go/json.js';
 import { ipBytes16, parseIp, splitHostPort } from '../go/net.js';
 import { GoEnum, GoNilPointer, GoStringer, GoStruct, type GoValue } from '../go/value.js';
+import { fileCertName, fileRootName, sdsSecretConfig } from '../sds/bootstrap.js';
 import { buildNodeMetadata, type NodeMetadataOptions, type TypedNodeMetadata } from './metadata.js';
 
 /** Stats the readiness probe and Istio dashboards depend on (release-1.5 `pkg/bootstrap/config.go`). */
@@ -137,8 +145,8 @@ export async function buildTemplateParams(
     PodIP: config.node.podIp ? podIpBase64(config.node.podIp) : undefined,
     pilot_SAN: config.pilotSAN.length > 0 ? [...config.pilotSAN] : [defaultPilotSan(config.node.trustDomain)],
     MixerSubjectAltName: config.mixerSAN[0] || undefined,
-    // SDS is not implemented: Istio clears both when SDS is off, and the template then uses files.
-    sds_uds_path: '',
+    // Empty without SDS, as Istio clears them; the templates then use files.
+    sds_uds_path: config.certDelivery === 'sds' ? `unix:${config.sds.socketPath}` : '',
     sds_token_path: '',
     ControlPlaneAuth: proxy.controlPlaneAuthPolicy === 'MUTUAL_TLS' ? 'enable' : undefined,
     DisableReportCalls: config.disableInternalTelemetry ? 'true' : undefined,
@@ -154,8 +162,18 @@ export async function buildTemplateParams(
     statsd: addressOption('statsd', proxy.statsdUdpAddress),
     zipkin: tracing?.kind === 'zipkin' ? addressOption('zipkin', tracing.address) : undefined,
     datadog: tracing?.kind === 'datadog' ? addressOption('datadog', tracing.address) : undefined,
-    ...remoteServiceOptions('envoy_metrics_service', proxy.envoyMetricsService, meta.typed),
-    ...remoteServiceOptions('envoy_accesslog_service', proxy.envoyAccessLogService, meta.typed),
+    ...remoteServiceOptions(
+      'envoy_metrics_service',
+      proxy.envoyMetricsService,
+      meta.typed,
+      config.certDelivery,
+    ),
+    ...remoteServiceOptions(
+      'envoy_accesslog_service',
+      proxy.envoyAccessLogService,
+      meta.typed,
+      config.certDelivery,
+    ),
   };
   for (const key of Object.keys(params)) if (params[key] === undefined) delete params[key];
   return params as TemplateParams;
@@ -306,48 +324,80 @@ function remoteServiceOptions(
   name: 'envoy_metrics_service' | 'envoy_accesslog_service',
   svc: RemoteService,
   meta: TypedNodeMetadata,
+  delivery: CertDelivery,
 ): Record<string, string | undefined> {
   if (!svc.address) return {};
   const flag = name === 'envoy_metrics_service' ? '--envoyMetricsService' : '--envoyAccessLogService';
   return {
     [`${name}_address`]: addressOption(`${name}_address`, svc.address),
-    [`${name}_tls`]: svc.tlsSettings ? transportSocketJson(svc.tlsSettings, name, meta, flag) : undefined,
+    [`${name}_tls`]: svc.tlsSettings
+      ? transportSocketJson(svc.tlsSettings, name, meta, flag, delivery)
+      : undefined,
     [`${name}_tcp_keepalive`]: svc.tcpKeepalive ? keepaliveJson(svc.tcpKeepalive) : undefined,
   };
+}
+
+/**
+ * The validation part of a `CommonTlsContext`: the trusted CA as a file, or in SDS mode as the
+ * `file-root:` secret, with the SAN match beside it (`combined_validation_context` when both the
+ * SDS secret and a SAN match apply, as Istio's SDS contexts do). Empty when neither is configured.
+ */
+function validationPart(
+  ca: string,
+  subjectAltNames: readonly string[],
+  delivery: CertDelivery,
+): Record<string, unknown> {
+  const sans =
+    subjectAltNames.length > 0
+      ? { match_subject_alt_names: subjectAltNames.map((san) => ({ exact: san })) }
+      : undefined;
+  if (ca && delivery === 'sds') {
+    const secret = sdsSecretConfig(fileRootName(ca));
+    return sans
+      ? {
+          combined_validation_context: {
+            default_validation_context: sans,
+            validation_context_sds_secret_config: secret,
+          },
+        }
+      : { validation_context_sds_secret_config: secret };
+  }
+  const validation: Record<string, unknown> = {};
+  if (ca) validation.trusted_ca = { filename: ca };
+  if (sans) Object.assign(validation, sans);
+  return Object.keys(validation).length > 0 ? { validation_context: validation } : {};
 }
 
 /**
  * Istio's `tlsConverter` for a remote service, as a v3 `transport_socket` (see the module comment
  * for the swapped ISTIO_MUTUAL defaults we fix). `ISTIO_META_TLS_CLIENT_*` paths, when set, win
  * over the configured files (`model.GetOrDefault`). DISABLE gives '' (present but false in `if`).
+ * In SDS mode the same files are named as SDS secrets served by the agent.
  */
 export function transportSocketJson(
   tls: TlsSettings,
   sniName: string,
   meta: TypedNodeMetadata,
   flag: string,
+  delivery: CertDelivery = 'hot-restart',
 ): string {
   const metaPath = (key: string): string => (typeof meta[key] === 'string' ? (meta[key] as string) : '');
   const orDefault = (override: string, value: string): string => override || value;
   const istioMutual = tls.mode === 'ISTIO_MUTUAL';
   const { caCertificates, clientCertificate, privateKey } = remoteTlsFiles(tls);
-  const validation: Record<string, GoValue> = {};
-  if (caCertificates)
-    validation.trusted_ca = { filename: orDefault(metaPath('TLS_CLIENT_ROOT_CERT'), caCertificates) };
-  if (tls.subjectAltNames.length > 0)
-    validation.match_subject_alt_names = tls.subjectAltNames.map((san) => ({ exact: san }));
-  const hasValidation = Object.keys(validation).length > 0;
+  const validation = validationPart(
+    caCertificates ? orDefault(metaPath('TLS_CLIENT_ROOT_CERT'), caCertificates) : '',
+    tls.subjectAltNames,
+    delivery,
+  );
 
-  let context: { common_tls_context: Record<string, GoValue>; sni?: string };
+  let context: { common_tls_context: Record<string, unknown>; sni?: string };
   switch (tls.mode) {
     case 'DISABLE':
       return '';
     case 'SIMPLE':
       context = {
-        common_tls_context: {
-          alpn_protocols: ['h2'],
-          ...(hasValidation ? { validation_context: validation } : {}),
-        },
+        common_tls_context: { alpn_protocols: ['h2'], ...validation },
         ...(tls.sni ? { sni: tls.sni } : {}),
       };
       break;
@@ -361,19 +411,22 @@ export function transportSocketJson(
         );
       }
       const sni = tls.sni || (istioMutual ? sniName : '');
+      const chain = orDefault(metaPath('TLS_CLIENT_CERT_CHAIN'), clientCertificate);
+      const key = orDefault(metaPath('TLS_CLIENT_KEY'), privateKey);
       context = {
         common_tls_context: {
           // Istio: ALPN "istio" marks in-mesh mTLS (util.ALPNInMeshH2), plain MUTUAL offers h2 only.
           alpn_protocols: istioMutual ? ['istio', 'h2'] : ['h2'],
-          tls_certificates: [
-            {
-              certificate_chain: {
-                filename: orDefault(metaPath('TLS_CLIENT_CERT_CHAIN'), clientCertificate),
-              },
-              private_key: { filename: orDefault(metaPath('TLS_CLIENT_KEY'), privateKey) },
-            },
-          ],
-          ...(hasValidation ? { validation_context: validation } : {}),
+          ...(delivery === 'sds'
+            ? {
+                tls_certificate_sds_secret_configs: [sdsSecretConfig(fileCertName(chain, key))],
+              }
+            : {
+                tls_certificates: [
+                  { certificate_chain: { filename: chain }, private_key: { filename: key } },
+                ],
+              }),
+          ...validation,
         },
         ...(sni ? { sni } : {}),
       };

@@ -30,16 +30,26 @@
  * - durations are protobuf-JSON (`connect_timeout` "1m0s" from the Go-formatted parameter becomes
  *   "60s"; `dns_refresh_rate` likewise).
  *
+ * SDS mode (`sds_uds_path` set, `--certDelivery sds`): the `sds-grpc` cluster (STATIC, HTTP/2, a
+ * `pipe` to the agent's socket, as 1.5's template and Istio's v3 template have it), and under
+ * MUTUAL_TLS the xds-grpc cluster's certificate and root come from it as `default` and `ROOTCA`
+ * with `initial_fetch_timeout: 0s` (Istio's `ConstructSdsSecretConfig`), Pilot's SAN still checked
+ * through a `combined_validation_context`. 1.5's template sent `default` to its in-agent SDS but
+ * kept a CA file; the file-certificate agent serves the root too, so it rotates in place as well.
+ *
  * Kept from 1.5 although later Istio changed it: the stats tags and inclusion list (including the
  * 1.5 `response_code` regex), no 15021 readiness listener, STRICT_DNS xDS cluster with
- * `dns_refresh_rate`, file certificates for MUTUAL_TLS (no SDS), `Bootstrap.tracing` (deprecated in
- * v3 but still honoured by Envoy). The SDS and LightStep/Stackdriver branches of the 1.5 template
- * are absent because the agent does not implement them.
+ * `dns_refresh_rate`, file certificates for MUTUAL_TLS without SDS, `Bootstrap.tracing` (deprecated
+ * in v3 but still honoured by Envoy). The node-agent SDS branch (Google gRPC with a token file) and
+ * the LightStep/Stackdriver branches of the 1.5 template are absent because the agent does not
+ * implement them.
  */
 
 import { ISTIO_CERT_FILES } from '../config/defaults.js';
 import type { GoValue } from '../go/value.js';
+import { ROOT_SECRET, sdsGrpcCluster, sdsSecretConfig, WORKLOAD_SECRET } from '../sds/bootstrap.js';
 import {
+  and,
   concat,
   duration,
   each,
@@ -56,6 +66,7 @@ import {
   type Spec,
   socketAddress,
   text,
+  unixPath,
   when,
 } from './json-template.js';
 import type { TemplateParams } from './params.js';
@@ -152,6 +163,27 @@ const CONTROL_PLANE_TLS: Spec = {
     },
   },
 };
+
+/** The TLS above in SDS mode: the workload's certificate and root from the agent, Envoy waiting for them. */
+const CONTROL_PLANE_SDS_TLS: Spec = {
+  name: 'envoy.transport_sockets.tls',
+  typed_config: {
+    '@type': `${TYPE}envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext`,
+    common_tls_context: {
+      alpn_protocols: ['h2'],
+      tls_certificate_sds_secret_configs: [sdsSecretConfig(WORKLOAD_SECRET, { initialFetchTimeout: '0s' })],
+      combined_validation_context: {
+        default_validation_context: {
+          match_subject_alt_names: [each('.pilot_SAN', { exact: text('.') })],
+        },
+        validation_context_sds_secret_config: sdsSecretConfig(ROOT_SECRET, { initialFetchTimeout: '0s' }),
+      },
+    },
+  },
+};
+
+const MUTUAL_TLS = eq('.config.ControlPlaneAuthPolicy', 1);
+const SDS = has('.sds_uds_path');
 
 function tracingCluster(name: string, address: string): Spec {
   return {
@@ -281,6 +313,7 @@ export const BUILTIN_BOOTSTRAP_V3: Spec = {
           port_value: num('.config.ProxyAdminPort'),
         }),
       },
+      when(SDS, sdsGrpcCluster(unixPath('.sds_uds_path'))),
       {
         name: 'xds-grpc',
         type: 'STRICT_DNS',
@@ -288,7 +321,10 @@ export const BUILTIN_BOOTSTRAP_V3: Spec = {
         dns_lookup_family: text('.dns_lookup_family'),
         connect_timeout: duration('.connect_timeout'),
         lb_policy: 'ROUND_ROBIN',
-        transport_socket: when(eq('.config.ControlPlaneAuthPolicy', 1), CONTROL_PLANE_TLS),
+        transport_socket: firstOf(
+          [and(MUTUAL_TLS, SDS), CONTROL_PLANE_SDS_TLS],
+          [MUTUAL_TLS, CONTROL_PLANE_TLS],
+        ),
         load_assignment: loadAssignment('xds-grpc', socketAddress('.pilot_grpc_address')),
         circuit_breakers: {
           thresholds: ['DEFAULT', 'HIGH'].map((priority) => ({

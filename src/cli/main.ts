@@ -124,9 +124,11 @@ function buildProgram(session: Session): Command {
     .allowExcessArguments(true);
   const proxyOptions = addOptions(proxy, PROXY_FLAGS);
   proxy.action(async (type: string | undefined) => {
+    const given = givenValues(proxy, proxyOptions);
     const outcome = await runProxyCommand({
       role: type,
-      flags: parseFlagValues(PROXY_FLAGS, givenValues(proxy, proxyOptions)),
+      flags: parseFlagValues(PROXY_FLAGS, given),
+      given: [...given.keys()],
       logFlags: session.logFlags,
       ignored: session.ignored,
       env: io.env,

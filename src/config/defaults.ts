@@ -10,6 +10,7 @@
 
 /** Freezes an object and everything inside it (the loader hands out a read-only config). */
 import { basename, join } from 'node:path';
+import { DEFAULT_SDS_SOCKET_PATH } from '../sds/bootstrap.js';
 
 export function deepFreeze<T extends object>(value: T): Readonly<T> {
   for (const inner of Object.values(value)) {
@@ -67,7 +68,18 @@ export const DEFAULT_AGENT_FLAGS = deepFreeze({
   restartBudget: 10,
   baseId: 0,
   inspect: false,
+  /** Istio 1.5's behaviour with file certificates: every rotation hot-restarts Envoy. */
+  certDelivery: 'hot-restart',
+  /**
+   * Istio's in-agent SDS socket (`LocalSDS`, `pkg/istio-agent`), relative to the working
+   * directory as from Istio 1.6 on (1.5.0: `/etc/istio/proxy/SDS`, the same file in the proxy
+   * image, whose working directory is `/`).
+   */
+  sdsSocketPath: DEFAULT_SDS_SOCKET_PATH,
 } as const);
+
+/** The ways rotated certificates reach Envoy (`--certDelivery`, PILOT_AGENT_CERT_DELIVERY). */
+export const CERT_DELIVERIES = ['hot-restart', 'sds'] as const;
 
 /** Environment variables and their defaults when unset. */
 export const DEFAULT_ENV = deepFreeze({

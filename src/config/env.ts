@@ -9,7 +9,8 @@
 import { usageError } from '../errors.js';
 import { formatGoDuration, parseGoDuration } from '../go/duration.js';
 import { goQuote, parseGoAtoi, parseGoBool } from '../go/strconv.js';
-import { DEFAULT_ENV, DEFAULT_TLS_FILES } from './defaults.js';
+import { CERT_DELIVERIES, DEFAULT_ENV, DEFAULT_TLS_FILES } from './defaults.js';
+import type { CertDelivery } from './types.js';
 
 export interface AgentEnv {
   podName: string;
@@ -25,6 +26,8 @@ export interface AgentEnv {
   autoMtlsEnabled: boolean;
   stackdriverTracingEnabled: boolean;
   inspect: boolean;
+  /** PILOT_AGENT_CERT_DELIVERY, or undefined when unset or empty. */
+  certDelivery: CertDelivery | undefined;
   /** ISTIO_BOOTSTRAP ('' when unset). */
   bootstrapTemplatePath: string;
   /** ISTIO_BOOTSTRAP_OVERRIDE ('' when unset). */
@@ -33,6 +36,8 @@ export interface AgentEnv {
   tlsFiles: string[];
   /** The server and client certificate chains with their keys (from the same variables). */
   tlsPairs: { cert: string; key: string }[];
+  /** The client chain, key and root: what Istio's SDS serves as `default` and `ROOTCA`. */
+  clientTls: { certChain: string; key: string; rootCert: string };
   kubeAppProbers: string;
   prometheusAnnotations: string;
   /** Every defined variable (node metadata is built from ISTIO_META_* / ISTIO_METAJSON_* by the bootstrap). */
@@ -100,6 +105,17 @@ function minimumDrainMs(env: Env): number {
   return ms;
 }
 
+/** PILOT_AGENT_CERT_DELIVERY (ours): `hot-restart` or `sds`. */
+function certDelivery(env: Env): CertDelivery | undefined {
+  const name = 'PILOT_AGENT_CERT_DELIVERY';
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (!(CERT_DELIVERIES as readonly string[]).includes(raw)) {
+    throw usageError(`${name}=${goQuote(raw)} must be ${CERT_DELIVERIES.join(' or ')}`);
+  }
+  return raw as CertDelivery;
+}
+
 /**
  * ISTIO_METAJSON_* must each be a JSON object: the bootstrap merges them into node metadata, and we
  * want the error here, before anything starts (Istio logs a warning and drops the variable).
@@ -147,6 +163,7 @@ export function readAgentEnv(env: Env): AgentEnv {
       DEFAULT_ENV.STACKDRIVER_TRACING_ENABLED,
     ),
     inspect: boolVar(env, 'PILOT_AGENT_INSPECT', DEFAULT_ENV.PILOT_AGENT_INSPECT),
+    certDelivery: certDelivery(env),
     bootstrapTemplatePath: stringVar(env, 'ISTIO_BOOTSTRAP'),
     bootstrapOverridePath: stringVar(env, 'ISTIO_BOOTSTRAP_OVERRIDE'),
     tlsFiles: (Object.keys(DEFAULT_TLS_FILES) as (keyof typeof DEFAULT_TLS_FILES)[]).map((name) => tls(name)),
@@ -154,6 +171,11 @@ export function readAgentEnv(env: Env): AgentEnv {
       { cert: tls('ISTIO_META_TLS_SERVER_CERT_CHAIN'), key: tls('ISTIO_META_TLS_SERVER_KEY') },
       { cert: tls('ISTIO_META_TLS_CLIENT_CERT_CHAIN'), key: tls('ISTIO_META_TLS_CLIENT_KEY') },
     ],
+    clientTls: {
+      certChain: tls('ISTIO_META_TLS_CLIENT_CERT_CHAIN'),
+      key: tls('ISTIO_META_TLS_CLIENT_KEY'),
+      rootCert: tls('ISTIO_META_TLS_CLIENT_ROOT_CERT'),
+    },
     kubeAppProbers: stringVar(env, 'ISTIO_KUBE_APP_PROBERS'),
     prometheusAnnotations: stringVar(env, 'ISTIO_PROMETHEUS_ANNOTATIONS'),
     env: defined,

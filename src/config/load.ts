@@ -6,12 +6,14 @@
  * here, so a usage error always leaves the machine untouched.
  */
 import { networkInterfaces as osNetworkInterfaces } from 'node:os';
+import { resolve as resolvePath } from 'node:path';
 import { usageError } from '../errors.js';
 import { parseGoDuration } from '../go/duration.js';
 import { parseIp } from '../go/net.js';
 import { goQuote } from '../go/strconv.js';
 import type { Logger } from '../log.js';
-import { DEFAULT_LIFECYCLE, DEFAULT_PROXY_CONFIG as DPC, deepFreeze } from './defaults.js';
+import { SDS_NAME_SEPARATOR } from '../sds/bootstrap.js';
+import { CERT_DELIVERIES, DEFAULT_LIFECYCLE, DEFAULT_PROXY_CONFIG as DPC, deepFreeze } from './defaults.js';
 import { dedupeKeepOrder, dedupePairs, readAgentEnv } from './env.js';
 import { PROXY_FLAGS, type ProxyFlagValues } from './flags.js';
 import {
@@ -35,6 +37,7 @@ import { shutdownPlan } from './shutdown-plan.js';
 import { type ResolveHost, resolveStatsdAddress } from './statsd.js';
 import type {
   AgentConfig,
+  CertDelivery,
   ControlPlaneAuthPolicy,
   NodeIdentity,
   NodeType,
@@ -54,6 +57,14 @@ export interface LoadAgentConfigInput {
    * logging flags), as typed (`--foo`); reported with the rest in the one "ignored" warning.
    */
   ignored?: readonly string[];
+  /**
+   * Names of the `proxy` flags given on the command line (the CLI knows); without it, a flag
+   * counts as given when its value differs from its default. Decides whether `--certDelivery` or
+   * PILOT_AGENT_CERT_DELIVERY applies.
+   */
+  given?: readonly string[];
+  /** The working directory relative paths are resolved against (default `process.cwd()`). */
+  cwd?: string;
   /** `os.networkInterfaces()` result, or a reader polled while addresses are unspecified. */
   interfaces?: NetworkInterfaces | (() => NetworkInterfaces);
   discover?: DiscoverOptions;
@@ -67,6 +78,8 @@ const AUTH_POLICIES: readonly ControlPlaneAuthPolicy[] = ['NONE', 'MUTUAL_TLS'];
 const ENVOY_LEVELS = ['trace', 'debug', 'info', 'warning', 'warn', 'error', 'critical', 'off'];
 /** Envoy `Cluster.dns_refresh_rate` must be greater than 1 ms. */
 const MIN_DNS_REFRESH_MS = 1;
+/** Linux's `sun_path` holds 108 bytes with the terminating NUL (`unix(7)`). */
+const MAX_SOCKET_PATH_BYTES = 107;
 
 /** Istio `model.IsApplicationNodeType`. */
 function nodeType(role: string | undefined): NodeType {
@@ -94,6 +107,9 @@ function flagProblems(flags: ProxyFlagValues): string[] {
     out.push(`--stsPort ${flags.stsPort} must be in the range 0..65535`);
   if (flags.restartBudget < 0)
     out.push(`--restartBudget ${flags.restartBudget} must be 0 (never restart) or more`);
+  if (!(CERT_DELIVERIES as readonly string[]).includes(flags.certDelivery)) {
+    out.push(`--certDelivery ${goQuote(flags.certDelivery)} must be ${CERT_DELIVERIES.join(' or ')}`);
+  }
   if (!ENVOY_LEVELS.includes(flags.proxyLogLevel)) {
     out.push(`--proxyLogLevel ${goQuote(flags.proxyLogLevel)} must be one of ${ENVOY_LEVELS.join(', ')}`);
   }
@@ -115,6 +131,28 @@ function flagProblems(flags: ProxyFlagValues): string[] {
     );
   }
   return out;
+}
+
+/** `--certDelivery` when given, else PILOT_AGENT_CERT_DELIVERY, else the flag's default. */
+function certDeliveryOf(input: LoadAgentConfigInput, fromEnv: CertDelivery | undefined): CertDelivery {
+  const flag = input.flags.certDelivery as CertDelivery;
+  const given = input.given
+    ? input.given.includes('certDelivery')
+    : flag !== PROXY_FLAGS.certDelivery.default;
+  return given ? flag : (fromEnv ?? flag);
+}
+
+/** The SDS socket as an absolute path, checked (SDS mode only). */
+function sdsSocketPath(raw: string, cwd: string): string {
+  if (raw === '') throw usageError('--sdsSocketPath must not be empty with --certDelivery sds');
+  const absolute = resolvePath(cwd, raw);
+  const bytes = Buffer.byteLength(absolute);
+  if (bytes > MAX_SOCKET_PATH_BYTES) {
+    throw usageError(
+      `--sdsSocketPath ${goQuote(absolute)} is ${bytes} bytes long; a Unix socket path holds at most ${MAX_SOCKET_PATH_BYTES}`,
+    );
+  }
+  return absolute;
 }
 
 /** Tracer precedence of Istio 1.5: LightStep, Zipkin, Datadog, then Stackdriver (first set wins). */
@@ -258,6 +296,25 @@ export async function loadAgentConfig(input: LoadAgentConfigInput): Promise<Agen
   const remoteTls = remote.some((r) => r.tlsEnabled);
   const certFiles = dedupeKeepOrder([...env.tlsFiles, ...remote.flatMap((r) => r.tlsFiles)]);
 
+  // SDS mode: the socket, and remote-service files the bootstrap names as `file-cert:`/`file-root:`.
+  const certDelivery = certDeliveryOf(input, env.certDelivery);
+  const sds = {
+    socketPath:
+      certDelivery === 'sds'
+        ? sdsSocketPath(flags.sdsSocketPath, input.cwd ?? process.cwd())
+        : resolvePath(input.cwd ?? process.cwd(), flags.sdsSocketPath),
+    mounted: env.clientTls,
+  };
+  if (certDelivery === 'sds' && remoteTls) {
+    const named = [...remote.flatMap((r) => r.tlsFiles), ...Object.values(env.clientTls)];
+    const bad = named.find((file) => file.includes(SDS_NAME_SEPARATOR));
+    if (bad !== undefined) {
+      throw usageError(
+        `${goQuote(bad)}: with --certDelivery sds a remote service's certificate file cannot have "${SDS_NAME_SEPARATOR}" in its path (it separates the paths of an SDS file-cert name)`,
+      );
+    }
+  }
+
   const ignored = [
     ...Object.entries(PROXY_FLAGS)
       .filter(([name, spec]) => !spec.implemented && flags[name as keyof ProxyFlagValues] !== spec.default)
@@ -310,10 +367,15 @@ export async function loadAgentConfig(input: LoadAgentConfigInput): Promise<Agen
     },
     certs: {
       files: certFiles,
-      waitForFiles: authPolicy === 'MUTUAL_TLS' || remoteTls || env.autoMtlsEnabled,
+      // Istio waits for the files only without SDS; with SDS, Envoy holds its start until the
+      // secrets arrive (`initial_fetch_timeout: 0s` on `default` and `ROOTCA`).
+      waitForFiles:
+        certDelivery !== 'sds' && (authPolicy === 'MUTUAL_TLS' || remoteTls || env.autoMtlsEnabled),
       pairs: dedupePairs([...env.tlsPairs, ...remote.flatMap((r) => (r.tlsPair ? [r.tlsPair] : []))]),
     },
     inspect: flags.inspect || env.inspect,
+    certDelivery,
+    sds,
     env: env.env,
     ignoredFlags: ignored,
   };

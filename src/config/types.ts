@@ -115,14 +115,35 @@ export interface LifecycleConfig {
   adminTimeoutMs: number;
 }
 
-/** Certificate files watched for hot restart (a content change starts a new Envoy epoch). */
+/** Certificate files watched for rotation (hot restart, or a push in SDS mode). */
 export interface CertConfig {
   /** Deduplicated, non-empty, in Istio's order: server chain, key, root, client chain, key, root, remote-service TLS files. */
   files: string[];
-  /** Wait for the files at start-up (MUTUAL_TLS, remote-service TLS or ISTIO_AUTO_MTLS_ENABLED). */
+  /**
+   * Wait for the files at start-up (MUTUAL_TLS, remote-service TLS or ISTIO_AUTO_MTLS_ENABLED),
+   * never in SDS mode: there Envoy waits for the secrets itself, as with Istio's SDS.
+   */
   waitForFiles: boolean;
   /** Certificate chains and the keys that must match their leaf (server, client, remote-service TLS). */
   pairs: { cert: string; key: string }[];
+}
+
+/**
+ * How rotated certificates reach Envoy: `hot-restart`, a new Envoy epoch started with them (Istio
+ * 1.5's file certificates), or `sds`, pushed in place by the agent's own SDS server.
+ */
+export type CertDelivery = 'hot-restart' | 'sds';
+
+/** The agent's SDS server (SDS mode only). */
+export interface SdsServerConfig {
+  /** The socket, absolute (`--sdsSocketPath` resolved against the working directory). */
+  socketPath: string;
+  /**
+   * The file-mounted certificates served as `default` (chain and key) and `ROOTCA` (root): the
+   * `ISTIO_META_TLS_CLIENT_CERT_CHAIN`, `_KEY` and `_ROOT_CERT` paths, as Istio's file mode
+   * reads them (`security/pkg/nodeagent/cache/secretcache.go`).
+   */
+  mounted: { certChain: string; key: string; rootCert: string };
 }
 
 /** Everything one `pilot-agent proxy` run needs. */
@@ -156,6 +177,10 @@ export interface AgentConfig {
   certs: CertConfig;
   /** Attach the Stately inspector (`--inspect` or PILOT_AGENT_INSPECT). */
   inspect: boolean;
+  /** `--certDelivery`, else PILOT_AGENT_CERT_DELIVERY, else `hot-restart`. */
+  certDelivery: CertDelivery;
+  /** Where and what the SDS server serves (used in SDS mode only). */
+  sds: SdsServerConfig;
   /** The environment the agent was started with (node metadata comes from it). */
   env: Readonly<Record<string, string>>;
   /** Flags given that this agent accepts but does not implement (reported in one warning). */

@@ -111,3 +111,39 @@ export function lifecycleMetrics(
     'certs.rejected': () => rejectedRotations.inc(),
   });
 }
+
+/**
+ * SDS mode's metrics (registered only in SDS mode): streams open now (read from the root agent when
+ * scraped), and what the stream machines decided: responses sent, ACKed, NACKed, secrets withheld.
+ * No label names a secret: `file-cert:` names are file paths, as many as Envoy asks for.
+ */
+export function sdsMetrics(registry: Registry, openStreams: () => number): DecisionObserver {
+  new Gauge({
+    name: 'pilot_agent_sds_streams',
+    help: 'SDS streams Envoy has open on the agent (one per secret it subscribes to)',
+    registers: [registry],
+    collect() {
+      this.set(openStreams());
+    },
+  });
+  const counter = (name: string, help: string) => new Counter({ name, help, registers: [registry] });
+  const pushes = counter(
+    'pilot_agent_sds_pushes_total',
+    'SDS responses sent to Envoy (a first answer or new content)',
+  );
+  const acks = counter('pilot_agent_sds_acks_total', 'SDS responses Envoy applied (ACK)');
+  const nacks = counter(
+    'pilot_agent_sds_nacks_total',
+    'SDS responses Envoy rejected (NACK): it keeps what it had',
+  );
+  const withheld = counter(
+    'pilot_agent_sds_withheld_total',
+    'Times a requested secret was withheld: its files missing, torn or outside their validity period',
+  );
+  return onDecisions({
+    'sds.pushed': () => pushes.inc(),
+    'sds.acked': () => acks.inc(),
+    'sds.nacked': () => nacks.inc(),
+    'sds.withheld': () => withheld.inc(),
+  });
+}

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { SignalAction } from '../../machines/agent.js';
 import type { HotRestartDeferral, HotRestartOutcome } from '../../machines/envoy-lifecycle.js';
+import { oneLine } from '../errors.js';
 import { type DecisionObserver, onDecisions } from './decisions.js';
 
 const exitText = (e: { code: number | null; signal: string | null }): string =>
@@ -34,9 +35,12 @@ const SIGNAL_ACTION: Record<SignalAction, string> = {
   exit: 'Envoy was not started: exiting',
 };
 
+const names = (list: readonly string[]): string => list.join(', ');
+
 export function decisionLog(log: Logger): DecisionObserver {
   const envoy = log.child({ component: 'envoy' });
   const certs = log.child({ component: 'certs' });
+  const sds = log.child({ component: 'sds' });
   return onDecisions({
     'agent.signal': (d) => log.info({ signal: d.signal }, `received ${d.signal}: ${SIGNAL_ACTION[d.action]}`),
 
@@ -130,6 +134,35 @@ export function decisionLog(log: Logger): DecisionObserver {
       certs.info({ sha256: d.hash, rotation: d.rotation }, 'certificates changed: a new valid set'),
     'certs.torn': (d) =>
       certs.warn({ problems: d.problems }, 'certificate rotation incomplete: waiting for the rest of it'),
+    'sds.opened': (d) =>
+      sds.info(
+        { stream: d.streamId, names: d.names, node: d.node ?? undefined },
+        `Envoy opened SDS stream ${d.streamId} for ${names(d.names)}`,
+      ),
+    'sds.pushed': (d) =>
+      sds.debug(
+        { stream: d.streamId, names: d.names, version: d.versionInfo, nonce: d.nonce },
+        `sent ${names(d.names)} to Envoy on SDS stream ${d.streamId}`,
+      ),
+    'sds.acked': (d) =>
+      sds.info(
+        { stream: d.streamId, names: d.names, version: d.versionInfo },
+        `Envoy applied ${names(d.names)} (version ${d.versionInfo})`,
+      ),
+    // Envoy's error_detail on one line: the operator's only clue to what Envoy disliked.
+    'sds.nacked': (d) =>
+      sds.warn(
+        { stream: d.streamId, names: d.names, version: d.versionInfo, error: d.error },
+        `Envoy rejected ${names(d.names)} (version ${d.versionInfo}): ${oneLine(d.error)}; it keeps what it had, and this content is not sent again`,
+      ),
+    'sds.withheld': (d) =>
+      sds.warn(
+        { stream: d.streamId, name: d.name, reason: d.reason },
+        `withholding secret ${d.name} from Envoy: ${d.reason}`,
+      ),
+    'sds.closed': (d) =>
+      sds.debug({ stream: d.streamId, reason: d.reason }, `SDS stream ${d.streamId} closed: ${d.reason}`),
+
     'certs.rejected': (d) =>
       certs.error(
         { problems: d.problems },

@@ -10,8 +10,9 @@ import type { AnyActorRef, InspectionEvent } from 'xstate';
 import type { AgentDecision } from '../../machines/agent.js';
 import type { CertDecision } from '../../machines/cert-rotation.js';
 import type { LifecycleDecision } from '../../machines/envoy-lifecycle.js';
+import type { SdsDecision } from '../../machines/sds-stream.js';
 
-export type Decision = LifecycleDecision | CertDecision | AgentDecision;
+export type Decision = LifecycleDecision | CertDecision | AgentDecision | SdsDecision;
 
 /** Which actor decided: enough for the debug feed to place the decision. */
 export interface DecisionSource {

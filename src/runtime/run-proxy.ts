@@ -17,6 +17,7 @@ import {
   type LifecycleSettings,
 } from '../../machines/envoy-lifecycle.js';
 import { type LifecycleSnapshot, type Readiness, readinessOf } from '../../machines/readiness.js';
+import { sdsStreamMachine } from '../../machines/sds-stream.js';
 import { readBootstrapOverride, writeBootstrap } from '../bootstrap/generate.js';
 import { buildNodeMetadata } from '../bootstrap/metadata.js';
 import { readCertificates } from '../certs/read.js';
@@ -34,10 +35,11 @@ import { messageOf, type RunOutcome } from '../errors.js';
 import { createAgentRegistry } from '../status/metrics.js';
 import { type StatusOptions, statusOptionsFromConfig } from '../status/options.js';
 import { buildStatusServer, listenStatusServer, type StatusServer } from '../status/server.js';
-import { lifecycleMetrics } from './agent-metrics.js';
+import { lifecycleMetrics, sdsMetrics } from './agent-metrics.js';
 import { decisionLog } from './decision-log.js';
-import { decisionFeed } from './decisions.js';
+import { type DecisionObserver, decisionFeed } from './decisions.js';
 import { collectWhenSettled } from './memory.js';
+import { type SdsRuntimeActors, startSdsRuntime } from './sds-actors.js';
 import { osSignalsActor } from './signals.js';
 import { transitionLogger } from './transition-log.js';
 
@@ -163,8 +165,36 @@ function fanOut(...observers: ((ev: InspectionEvent) => void)[]) {
   };
 }
 
+/** SDS mode's actors: the server for the root, the transport and the secrets for each stream. */
+function provideSds(sds: SdsRuntimeActors) {
+  return {
+    sdsServer: sds.sdsServer,
+    sdsStream: sdsStreamMachine.provide({
+      actors: { streamIo: sds.streamIo, resolveSecrets: sds.resolveSecrets },
+    }),
+  };
+}
+
 export async function runProxy(config: AgentConfig, log: Logger): Promise<RunOutcome> {
   const statusOptions = await preflight(config);
+  // SDS mode: the socket is claimed before anything starts (a live agent on it is exit 1).
+  const sds =
+    config.certDelivery === 'sds'
+      ? await startSdsRuntime(config, log.child({ component: 'sds' }))
+      : undefined;
+  try {
+    return await runAgent(config, log, statusOptions, sds);
+  } finally {
+    await sds?.close().catch(() => {});
+  }
+}
+
+async function runAgent(
+  config: AgentConfig,
+  log: Logger,
+  statusOptions: StatusOptions,
+  sds: SdsRuntimeActors | undefined,
+): Promise<RunOutcome> {
   const registry = createAgentRegistry();
   let lifecycleSnapshot = (): LifecycleSnapshot | undefined => undefined;
   const machine = agentMachine.provide({
@@ -172,24 +202,30 @@ export async function runProxy(config: AgentConfig, log: Logger): Promise<RunOut
       envoyLifecycle: provideLifecycle(config, log),
       certRotation: provideCertRotation(config),
       osSignals: osSignalsActor,
+      ...(sds ? provideSds(sds) : {}),
     },
   });
+  let openStreams = (): number => 0;
+  const observers: DecisionObserver[] = [
+    decisionLog(log),
+    lifecycleMetrics(registry, () => lifecycleSnapshot()),
+    ...(sds ? [sdsMetrics(registry, () => openStreams())] : []),
+    collectWhenSettled(),
+    (decision, source) => debug?.decision(decision, source),
+  ];
   const root = createActor(machine, {
-    input: { lifecycle: { settings: lifecycleSettings(config) }, certs: { settings: certSettings(config) } },
-    inspect: fanOut(
-      transitionLogger(log),
-      decisionFeed(
-        decisionLog(log),
-        lifecycleMetrics(registry, () => lifecycleSnapshot()),
-        collectWhenSettled(),
-        (decision, source) => debug?.decision(decision, source),
-      ),
-    ),
+    input: {
+      lifecycle: { settings: lifecycleSettings(config) },
+      certs: { settings: certSettings(config) },
+      delivery: config.certDelivery,
+    },
+    inspect: fanOut(transitionLogger(log), decisionFeed(...observers)),
   });
   // /debug/*: observes the actors only while a client watches (src/debug/source.ts).
   const debug: DebugSource | undefined = config.statusPort > 0 ? createDebugSource(root) : undefined;
   lifecycleSnapshot = () =>
     root.system.get(SYSTEM_IDS.lifecycle)?.getSnapshot() as LifecycleSnapshot | undefined;
+  openStreams = () => root.getSnapshot().context.streams.length;
 
   // Whatever happens to the agent, no Envoy outlives it.
   const onExit = () => {

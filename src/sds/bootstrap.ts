@@ -1,5 +1,13 @@
 /**
- * The bootstrap pieces that point Envoy at the agent's SDS socket, in Envoy's v3 API, after
+ * What the agent's configuration, its bootstrap and its SDS server must agree on, as plain data
+ * (the main bundle imports this module; the SDS runtime is `index.ts`, loaded on demand):
+ * Istio's socket path and secret names, and the bootstrap pieces that point Envoy at the socket.
+ *
+ * Names (`pkg/security/security.go`): `default` (`WorkloadKeyCertResourceName`), `ROOTCA`
+ * (`RootCertReqResourceName`), `file-cert:<chain>~<key>` and `file-root:<ca>`
+ * (`SdsCertificateConfig.GetResourceName` / `GetRootResourceName`, `ResourceSeparator = "~"`).
+ *
+ * Bootstrap pieces, in Envoy's v3 API, after
  * Istio's bootstrap template (`tools/packaging/common/envoy_bootstrap.json`, the `sds-grpc`
  * cluster and the `sds_config` of its TLS contexts):
  * - the `sds-grpc` cluster: STATIC, HTTP/2 (gRPC) through `typed_extension_protocol_options`
@@ -14,11 +22,34 @@
  * Pure functions of the socket path and names.
  */
 
+/** Istio's `LocalSDS` (`pkg/istio-agent`), relative to the working directory. */
+export const DEFAULT_SDS_SOCKET_PATH = './etc/istio/proxy/SDS';
+
+/** Istio's `WorkloadKeyCertResourceName`: the workload's chain and key. */
+export const WORKLOAD_SECRET = 'default';
+/** Istio's `RootCertReqResourceName`: the workload's trusted root. */
+export const ROOT_SECRET = 'ROOTCA';
+export const FILE_CERT_PREFIX = 'file-cert:';
+export const FILE_ROOT_PREFIX = 'file-root:';
+/** Istio's `ResourceSeparator` between the chain and key paths of a `file-cert:` name. */
+export const SDS_NAME_SEPARATOR = '~';
+
+/** The name of a TLS certificate made of two files. */
+export function fileCertName(certChain: string, key: string): string {
+  return `${FILE_CERT_PREFIX}${certChain}${SDS_NAME_SEPARATOR}${key}`;
+}
+
+/** The name of a validation context whose trusted CA is a file. */
+export function fileRootName(ca: string): string {
+  return `${FILE_ROOT_PREFIX}${ca}`;
+}
+
 export const SDS_CLUSTER_NAME = 'sds-grpc';
 
 const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 
-export interface SdsGrpcCluster {
+/** The cluster; `P` is the socket path's type (a string, or a template parameter). */
+export type SdsGrpcCluster<P = string> = {
   name: typeof SDS_CLUSTER_NAME;
   type: 'STATIC';
   typed_extension_protocol_options: {
@@ -31,11 +62,11 @@ export interface SdsGrpcCluster {
   lb_policy: 'ROUND_ROBIN';
   load_assignment: {
     cluster_name: typeof SDS_CLUSTER_NAME;
-    endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: string } } } }] }];
+    endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path: P } } } }] }];
   };
-}
+};
 
-export interface SdsConfig {
+export type SdsConfig = {
   api_config_source: {
     api_type: 'GRPC';
     transport_api_version: 'V3';
@@ -45,20 +76,20 @@ export interface SdsConfig {
   /** A protobuf-JSON duration such as "0s"; Envoy's default (absent) is 15 s. */
   initial_fetch_timeout?: string;
   resource_api_version: 'V3';
-}
+};
 
-export interface SdsConfigOptions {
+export type SdsConfigOptions = {
   /** `initial_fetch_timeout` as a protobuf-JSON duration ("0s": wait for the secret forever). */
   initialFetchTimeout?: string;
-}
+};
 
-export interface SdsSecretConfig {
+export type SdsSecretConfig = {
   name: string;
   sds_config: SdsConfig;
-}
+};
 
 /** The static cluster through which Envoy reaches the SDS socket at `socketPath`. */
-export function sdsGrpcCluster(socketPath: string): SdsGrpcCluster {
+export function sdsGrpcCluster<P = string>(socketPath: P): SdsGrpcCluster<P> {
   return {
     name: SDS_CLUSTER_NAME,
     type: 'STATIC',

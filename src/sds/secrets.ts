@@ -22,20 +22,20 @@ import { inspect } from 'node:util';
 import { type CertProblem, checkKeyPair, checkPemFile, hasCertificate } from '../certs/read.js';
 import { messageOf } from '../errors.js';
 import {
+  FILE_CERT_PREFIX,
+  FILE_ROOT_PREFIX,
+  ROOT_SECRET,
+  SDS_NAME_SEPARATOR,
+  WORKLOAD_SECRET,
+} from './bootstrap.js';
+import {
   type AnyMessage,
   encodeTlsCertificateSecret,
   encodeValidationContextSecret,
   SECRET_TYPE_URL,
 } from './messages.js';
 
-/** Istio's `WorkloadKeyCertResourceName`. */
-export const WORKLOAD_SECRET = 'default';
-/** Istio's `RootCertReqResourceName`. */
-export const ROOT_SECRET = 'ROOTCA';
-const FILE_CERT = 'file-cert:';
-const FILE_ROOT = 'file-root:';
-/** Istio's `ResourceSeparator` between the chain and key paths of a `file-cert:` name. */
-const SEPARATOR = '~';
+export { ROOT_SECRET, WORKLOAD_SECRET };
 
 /** The file-mounted certificates behind `default` and `ROOTCA`. */
 export interface MountedCerts {
@@ -89,14 +89,14 @@ export class SecretResource implements AnyMessage {
 export function secretSource(name: string, mounted: MountedCerts): SecretSource | undefined {
   if (name === WORKLOAD_SECRET) return { kind: 'tls', certChain: mounted.certChain, key: mounted.key };
   if (name === ROOT_SECRET) return { kind: 'root', ca: mounted.rootCert };
-  if (name.startsWith(FILE_CERT)) {
-    const parts = name.slice(FILE_CERT.length).split(SEPARATOR);
+  if (name.startsWith(FILE_CERT_PREFIX)) {
+    const parts = name.slice(FILE_CERT_PREFIX.length).split(SDS_NAME_SEPARATOR);
     if (parts.length !== 2 || parts[0] === '' || parts[1] === '') return undefined;
     return { kind: 'tls', certChain: parts[0] as string, key: parts[1] as string };
   }
-  if (name.startsWith(FILE_ROOT)) {
-    const ca = name.slice(FILE_ROOT.length);
-    if (ca === '' || ca.includes(SEPARATOR)) return undefined;
+  if (name.startsWith(FILE_ROOT_PREFIX)) {
+    const ca = name.slice(FILE_ROOT_PREFIX.length);
+    if (ca === '' || ca.includes(SDS_NAME_SEPARATOR)) return undefined;
     return { kind: 'root', ca };
   }
   return undefined;

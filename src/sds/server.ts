@@ -33,6 +33,7 @@ import {
 import { dirname, resolve } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { messageOf } from '../errors.js';
+import { DEFAULT_SDS_SOCKET_PATH } from './bootstrap.js';
 import {
   type DiscoveryRequest,
   type DiscoveryResponse,
@@ -40,8 +41,7 @@ import {
   encodeDiscoveryResponse,
 } from './messages.js';
 
-/** Istio's `LocalSDS` (`pkg/istio-agent`), relative to the working directory. */
-export const DEFAULT_SDS_SOCKET_PATH = './etc/istio/proxy/SDS';
+export { DEFAULT_SDS_SOCKET_PATH };
 
 const SERVICE = 'envoy.service.secret.v3.SecretDiscoveryService';
 

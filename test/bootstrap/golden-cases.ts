@@ -101,6 +101,20 @@ const SIDECAR_ARGV = [
   '--controlPlaneBootstrap=false',
 ];
 
+/** SDS mode, with Istio 1.5's absolute socket path (the default is relative to the working directory). */
+const SDS_ARGV = ['--certDelivery', 'sds', '--sdsSocketPath', '/etc/istio/proxy/SDS'];
+const SDS_OVERRIDES: Pick<GoldenCase['overrides'], 'certDelivery' | 'sds'> = {
+  certDelivery: 'sds',
+  sds: {
+    socketPath: '/etc/istio/proxy/SDS',
+    mounted: {
+      certChain: '/etc/certs/cert-chain.pem',
+      key: '/etc/certs/key.pem',
+      rootCert: '/etc/certs/root-cert.pem',
+    },
+  },
+};
+
 /** `argv` with the value after `flag` replaced (or the pair appended). */
 function setFlag(argv: readonly string[], flag: string, value: string): string[] {
   const i = argv.indexOf(flag);
@@ -124,6 +138,47 @@ const SIDECAR_OVERRIDES: GoldenCase['overrides'] = {
   dnsRefreshRate: '300s',
   statusPort: 15020,
   controlPlaneBootstrap: false,
+};
+
+/** Metrics and access-log services with TLS and keepalive (`--envoyMetricsService` JSON). */
+const SERVICES_TLS: GoldenCase = {
+  argv: [
+    ...SIDECAR_ARGV,
+    '--envoyMetricsService',
+    '{"address":"metrics.istio-system:15000","tlsSettings":{"mode":"ISTIO_MUTUAL"},"tcpKeepalive":{"probes":3,"time":"10s","interval":"5s"}}',
+    '--envoyAccessLogService',
+    '{"address":"als.telemetry:9001","tlsSettings":{"mode":"MUTUAL","clientCertificate":"/etc/als/cert.pem","privateKey":"/etc/als/key.pem","caCertificates":"/etc/als/ca.pem","subjectAltNames":["spiffe://cluster.local/ns/telemetry/sa/als"],"sni":"als.telemetry.svc"}}',
+  ],
+  overrides: {
+    ...SIDECAR_OVERRIDES,
+    proxy: {
+      ...SIDECAR_OVERRIDES.proxy,
+      envoyMetricsService: {
+        address: 'metrics.istio-system:15000',
+        tlsSettings: {
+          mode: 'ISTIO_MUTUAL',
+          clientCertificate: '',
+          privateKey: '',
+          caCertificates: '',
+          subjectAltNames: [],
+          sni: '',
+        },
+        tcpKeepalive: { probes: 3, timeMs: 10_000, intervalMs: 5_000 },
+      },
+      envoyAccessLogService: {
+        address: 'als.telemetry:9001',
+        tlsSettings: {
+          mode: 'MUTUAL',
+          clientCertificate: '/etc/als/cert.pem',
+          privateKey: '/etc/als/key.pem',
+          caCertificates: '/etc/als/ca.pem',
+          subjectAltNames: ['spiffe://cluster.local/ns/telemetry/sa/als'],
+          sni: 'als.telemetry.svc',
+        },
+      },
+    },
+  },
+  env: INJECTED_ENV,
 };
 
 export const GOLDEN_CASES: Readonly<Record<string, GoldenCase>> = {
@@ -254,44 +309,39 @@ export const GOLDEN_CASES: Readonly<Record<string, GoldenCase>> = {
     },
   },
 
-  /** Metrics and access-log services with TLS and keepalive (`--envoyMetricsService` JSON). */
-  'services-tls': {
+  'services-tls': SERVICES_TLS,
+
+  /**
+   * SDS mode under MUTUAL_TLS: the sds-grpc cluster, and the xds-grpc cluster's certificate and
+   * root as the secrets `default` and `ROOTCA`, Pilot's SAN still checked.
+   */
+  'sds-mutual-tls': {
     argv: [
-      ...SIDECAR_ARGV,
-      '--envoyMetricsService',
-      '{"address":"metrics.istio-system:15000","tlsSettings":{"mode":"ISTIO_MUTUAL"},"tcpKeepalive":{"probes":3,"time":"10s","interval":"5s"}}',
-      '--envoyAccessLogService',
-      '{"address":"als.telemetry:9001","tlsSettings":{"mode":"MUTUAL","clientCertificate":"/etc/als/cert.pem","privateKey":"/etc/als/key.pem","caCertificates":"/etc/als/ca.pem","subjectAltNames":["spiffe://cluster.local/ns/telemetry/sa/als"],"sni":"als.telemetry.svc"}}',
+      ...setFlag(
+        setFlag(SIDECAR_ARGV, '--discoveryAddress', 'istio-pilot.istio-system:15011'),
+        '--controlPlaneAuthPolicy',
+        'MUTUAL_TLS',
+      ),
+      ...SDS_ARGV,
     ],
     overrides: {
       ...SIDECAR_OVERRIDES,
+      ...SDS_OVERRIDES,
       proxy: {
         ...SIDECAR_OVERRIDES.proxy,
-        envoyMetricsService: {
-          address: 'metrics.istio-system:15000',
-          tlsSettings: {
-            mode: 'ISTIO_MUTUAL',
-            clientCertificate: '',
-            privateKey: '',
-            caCertificates: '',
-            subjectAltNames: [],
-            sni: '',
-          },
-          tcpKeepalive: { probes: 3, timeMs: 10_000, intervalMs: 5_000 },
-        },
-        envoyAccessLogService: {
-          address: 'als.telemetry:9001',
-          tlsSettings: {
-            mode: 'MUTUAL',
-            clientCertificate: '/etc/als/cert.pem',
-            privateKey: '/etc/als/key.pem',
-            caCertificates: '/etc/als/ca.pem',
-            subjectAltNames: ['spiffe://cluster.local/ns/telemetry/sa/als'],
-            sni: 'als.telemetry.svc',
-          },
-        },
+        discoveryAddress: 'istio-pilot.istio-system:15011',
+        controlPlaneAuthPolicy: 'MUTUAL_TLS',
       },
+      pilotSAN: ['spiffe://cluster.local/ns/istio-system/sa/istio-pilot-service-account'],
+      mixerSAN: ['spiffe://cluster.local/ns/istio-system/sa/istio-mixer-service-account'],
     },
+    env: INJECTED_ENV,
+  },
+
+  /** SDS mode with the remote services of `services-tls`: their files as `file-cert:`/`file-root:` secrets. */
+  'sds-services-tls': {
+    argv: [...SERVICES_TLS.argv, ...SDS_ARGV],
+    overrides: { ...SERVICES_TLS.overrides, ...SDS_OVERRIDES },
     env: INJECTED_ENV,
   },
 

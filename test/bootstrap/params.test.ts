@@ -157,6 +157,17 @@ describe('scalar options', () => {
     expect(f.ConfigPath).toBe('/etc/istio/proxy');
   });
 
+  it('SDS mode: sds_uds_path is unix:<socket> and the metadata says SDS, as Istio 1.5 tells user templates', async () => {
+    const sds = { socketPath: '/etc/istio/proxy/SDS', mounted: { certChain: 'c', key: 'k', rootCert: 'r' } };
+    const p = await params({ certDelivery: 'sds', sds });
+    expect([p.sds_uds_path, p.sds_token_path]).toEqual(['unix:/etc/istio/proxy/SDS', '']);
+    const meta = JSON.parse(p.meta_json_str) as Record<string, unknown>;
+    expect(meta.SDS).toBe('true');
+    // No token: TRUSTJWT (Istio 1.5: a JWT sent to a node agent) stays unset.
+    expect('TRUSTJWT' in meta).toBe(false);
+    expect('SDS' in (JSON.parse((await params({ sds })).meta_json_str) as object)).toBe(false);
+  });
+
   it('sds paths are present and empty; STS only with a port; optional keys are skipped when zero', async () => {
     const p = await params();
     expect([p.sds_uds_path, p.sds_token_path, p.pilot_cert_provider]).toEqual(['', '', 'istiod']);
@@ -238,6 +249,47 @@ describe('remote-service TLS and keepalive (instances_test.go "envoy metrics tls
       validation_context: { trusted_ca: { filename: '/ca.pem' }, match_subject_alt_names: [{ exact: 'a' }] },
     });
     expect(json.typed_config.sni).toBe('s');
+  });
+
+  it('SDS mode: the same files, named as the secrets file-cert:<chain>~<key> and file-root:<ca>', () => {
+    const sdsConfig = {
+      api_config_source: {
+        api_type: 'GRPC',
+        transport_api_version: 'V3',
+        grpc_services: [{ envoy_grpc: { cluster_name: 'sds-grpc' } }],
+        set_node_on_first_message_only: true,
+      },
+      resource_api_version: 'V3',
+    };
+    const mutual = JSON.parse(
+      transportSocketJson(tls('ISTIO_MUTUAL'), 'x', { TLS_CLIENT_KEY: '/m/key.pem' }, 'f', 'sds'),
+    );
+    expect(mutual.typed_config.common_tls_context).toEqual({
+      alpn_protocols: ['istio', 'h2'],
+      tls_certificate_sds_secret_configs: [
+        { name: 'file-cert:/etc/certs/cert-chain.pem~/m/key.pem', sds_config: sdsConfig },
+      ],
+      validation_context_sds_secret_config: {
+        name: 'file-root:/etc/certs/root-cert.pem',
+        sds_config: sdsConfig,
+      },
+    });
+    const simple = JSON.parse(
+      transportSocketJson(
+        tls('SIMPLE', { caCertificates: '/ca.pem', subjectAltNames: ['a'] }),
+        'x',
+        {},
+        'f',
+        'sds',
+      ),
+    );
+    expect(simple.typed_config.common_tls_context).toEqual({
+      alpn_protocols: ['h2'],
+      combined_validation_context: {
+        default_validation_context: { match_subject_alt_names: [{ exact: 'a' }] },
+        validation_context_sds_secret_config: { name: 'file-root:/ca.pem', sds_config: sdsConfig },
+      },
+    });
   });
 
   it('DISABLE is an empty (false) value; MUTUAL without files is an error, not plain text', () => {

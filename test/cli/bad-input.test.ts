@@ -108,6 +108,14 @@ const FLAG_CASES: Case[] = [
     expect: '--controlPlaneAuthPolicy "MUTUAL-TLS" must be NONE or MUTUAL_TLS',
   },
   {
+    args: ['proxy', '--certDelivery', 'push'],
+    expect: '--certDelivery "push" must be hot-restart or sds',
+  },
+  {
+    args: ['proxy', '--certDelivery', 'sds', '--sdsSocketPath', `/${'s'.repeat(120)}`],
+    expect: 'a Unix socket path holds at most 107',
+  },
+  {
     args: ['proxy', '--controlPlaneBootstrap=maybe'],
     expect: '--controlPlaneBootstrap "maybe" must be a boolean',
   },
@@ -192,6 +200,11 @@ const ENV_CASES: Case[] = [
     args: ['proxy'],
     env: { PILOT_AGENT_INSPECT: 'on' },
     expect: 'PILOT_AGENT_INSPECT="on" must be a boolean',
+  },
+  {
+    args: ['proxy'],
+    env: { PILOT_AGENT_CERT_DELIVERY: 'files' },
+    expect: 'PILOT_AGENT_CERT_DELIVERY="files" must be hot-restart or sds',
   },
 ];
 

@@ -61,6 +61,8 @@ const OURS: [string, string, string][] = [
   ['restartBudget', 'int', '10'],
   ['baseId', 'uint32', '0'],
   ['inspect', 'bool', 'false'],
+  ['certDelivery', 'string', 'hot-restart'],
+  ['sdsSocketPath', 'string', './etc/istio/proxy/SDS'],
 ];
 
 /** `istio.io/pkg/log` options attached to the root (pinned commit of Istio 1.5). */

@@ -515,6 +515,71 @@ describe('loadAgentConfig: bootstrap template and environment', () => {
   });
 });
 
+describe('loadAgentConfig: certificate delivery', () => {
+  it('hot-restarts by default, as Istio 1.5; the SDS socket is resolved against the working directory', async () => {
+    const config = await loadAgentConfig(input({}, { cwd: '/' }));
+    expect(config.certDelivery).toBe('hot-restart');
+    expect(config.sds.socketPath).toBe('/etc/istio/proxy/SDS');
+  });
+
+  it('SDS mode from the flag or the variable; a flag given wins over the variable', async () => {
+    const fromFlag = await loadAgentConfig(input({ certDelivery: 'sds' }, { cwd: '/srv/pod' }));
+    expect(fromFlag.certDelivery).toBe('sds');
+    expect(fromFlag.sds.socketPath).toBe('/srv/pod/etc/istio/proxy/SDS');
+    const env = { PILOT_AGENT_CERT_DELIVERY: 'sds' };
+    expect((await loadAgentConfig(input({}, { env }))).certDelivery).toBe('sds');
+    const given = ['certDelivery'];
+    const explicit = await loadAgentConfig(input({ certDelivery: 'hot-restart' }, { env, given }));
+    expect(explicit.certDelivery).toBe('hot-restart');
+  });
+
+  it('serves the ISTIO_META_TLS_CLIENT_* files as default and ROOTCA, and does not wait for them', async () => {
+    const config = await loadAgentConfig(
+      input(
+        { certDelivery: 'sds', controlPlaneAuthPolicy: 'MUTUAL_TLS', sdsSocketPath: '/run/sds.sock' },
+        {
+          env: {
+            ISTIO_META_TLS_CLIENT_CERT_CHAIN: '/mnt/c/chain.pem',
+            ISTIO_META_TLS_CLIENT_KEY: '/mnt/c/key.pem',
+            ISTIO_META_TLS_CLIENT_ROOT_CERT: '/mnt/c/root.pem',
+          },
+        },
+      ),
+    );
+    expect(config.sds).toEqual({
+      socketPath: '/run/sds.sock',
+      mounted: { certChain: '/mnt/c/chain.pem', key: '/mnt/c/key.pem', rootCert: '/mnt/c/root.pem' },
+    });
+    // Envoy holds its start until the secrets arrive; the agent watches the files all the same.
+    expect(config.certs.waitForFiles).toBe(false);
+    expect(config.certs.files).toEqual(expect.arrayContaining(['/mnt/c/chain.pem', '/mnt/c/root.pem']));
+  });
+
+  it.each([
+    [{ certDelivery: 'file' }, {}, '--certDelivery "file" must be hot-restart or sds'],
+    [{}, { PILOT_AGENT_CERT_DELIVERY: 'SDS' }, 'PILOT_AGENT_CERT_DELIVERY="SDS" must be hot-restart or sds'],
+    [{ certDelivery: 'sds', sdsSocketPath: '' }, {}, '--sdsSocketPath must not be empty'],
+    [
+      { certDelivery: 'sds', sdsSocketPath: `/${'x'.repeat(110)}` },
+      {},
+      `--sdsSocketPath "/${'x'.repeat(110)}" is 111 bytes long; a Unix socket path holds at most 107`,
+    ],
+    [
+      {
+        certDelivery: 'sds',
+        envoyMetricsService:
+          '{"address":"m:1","tlsSettings":{"mode":"MUTUAL","clientCertificate":"/c~1.pem","privateKey":"/k.pem"}}',
+      },
+      {},
+      '"/c~1.pem": with --certDelivery sds a remote service\'s certificate file cannot have "~" in its path',
+    ],
+  ])('rejects %j %j: one line, exit 255', async (flags, env, message) => {
+    const error = await loadError(loadAgentConfig(input(flags, { env })));
+    expect(error.message.startsWith(message)).toBe(true);
+    expect(error.exitCode).toBe(255);
+  });
+});
+
 describe('loadAgentConfig: validation (ValidateProxyConfig and our checks)', () => {
   it.each([
     [{ configPath: '' }, '--configPath must not be empty'],

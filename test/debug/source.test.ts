@@ -13,6 +13,8 @@ import {
   redactString,
   sanitize,
 } from '../../src/debug/source.js';
+import { encodeTlsCertificateSecret } from '../../src/sds/messages.js';
+import { SecretResource } from '../../src/sds/secrets.js';
 import { waitUntil } from '../helpers/wait.js';
 import { BLOB, countObservers, HASH, LEAK, PATH, PEM_BODY, PEM_KEY, startFixture } from './fixture.js';
 
@@ -112,6 +114,29 @@ describe('sanitize', () => {
     expect((out.many as unknown[])[100]).toBe('… 50 more');
     expect((out.long as string).length).toBeLessThan(2100);
     expect(() => JSON.stringify(out)).not.toThrow();
+  });
+});
+
+describe('sanitize: SDS secrets', () => {
+  it('an encoded secret holding a real key shows as its name and hash, never as bytes, base64 or text', () => {
+    const resource = new SecretResource(
+      'default',
+      encodeTlsCertificateSecret('default', Buffer.from('chain'), Buffer.from(PEM_KEY)),
+    );
+    const bytes = Buffer.from(resource.value);
+    const text = JSON.stringify(
+      sanitize({
+        inFlight: { default: resource },
+        resources: [resource],
+        value: resource.value,
+        base64: bytes.toString('base64'),
+        error: new Error(`cannot send ${bytes.toString('latin1')}`),
+      }),
+    );
+    expect(text).not.toMatch(LEAK);
+    expect(text).not.toContain(bytes.toString('base64').slice(0, 40));
+    expect(text).toContain(resource.sha256);
+    expect(text).toContain('"name":"default"');
   });
 });
 

@@ -200,6 +200,22 @@ describe('functions', () => {
     ).toBe('b v <nil>');
   });
 
+  it('slice, as Go 1.13 added it: strings by bytes, lists by elements', () => {
+    expect(render('{{ slice .p 5 }}|{{ slice .p 0 4 }}|{{ slice .p }}', { p: 'unix:/etc/SDS' })).toBe(
+      '/etc/SDS|unix|unix:/etc/SDS',
+    );
+    expect(render('{{ range slice .l 1 3 }}{{ . }}{{ end }}', { l: ['a', 'b', 'c', 'd'] })).toBe('bc');
+    expect(failure('{{ slice .p 3 2 }}', { p: 'abcd' }).message).toBe(
+      `${FILE}:1: error calling slice: invalid slice index: 3 > 2`,
+    );
+    expect(failure('{{ slice .p 9 }}', { p: 'abcd' }).message).toBe(
+      `${FILE}:1: error calling slice: index out of range: 9`,
+    );
+    expect(failure('{{ slice .p 0 1 2 }}', { p: 'abcd' }).message).toBe(
+      `${FILE}:1: error calling slice: cannot 3-index slice a string`,
+    );
+  });
+
   it('and / or short-circuit and return the deciding value', () => {
     expect(
       render('{{ or .nope "fallback" }}|{{ and .a .b }}|{{ and .a .nope .boom }}', { a: 'x', b: 'y' }),

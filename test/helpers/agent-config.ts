@@ -12,7 +12,7 @@
  */
 
 import { isIPv4, isIPv6 } from 'node:net';
-import { DEFAULT_LIFECYCLE, DEFAULT_PROXY_CONFIG } from '../../src/config/defaults.js';
+import { DEFAULT_LIFECYCLE, DEFAULT_PROXY_CONFIG, ISTIO_CERT_FILES } from '../../src/config/defaults.js';
 import type {
   AgentConfig,
   CertConfig,
@@ -69,6 +69,8 @@ export function makeAgentConfig(overrides: AgentConfigOverrides = {}): AgentConf
     prometheusAnnotations: '',
     inspect: false,
     ignoredFlags: [],
+    certDelivery: 'hot-restart',
+    sds: { socketPath: '/etc/istio/proxy/SDS', mounted: { ...ISTIO_CERT_FILES } },
     ...rest,
     env,
     proxy: { ...defaultProxyConfig(), ...proxy },

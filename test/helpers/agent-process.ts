@@ -84,6 +84,13 @@ export interface AgentOptions {
   role?: 'sidecar' | 'router';
   /** Runs before the agent starts, e.g. to lay out certificates in `certDir`. */
   prepare?: (dirs: { dir: string; certDir: string }) => void;
+  /**
+   * The temp dir of an earlier run to start in again (same working directory, configPath,
+   * certificates and record file); that run keeps it and removes it when stopped.
+   */
+  dir?: string;
+  /** The agent's `bin/pilot-agent.js`; default the repository's. */
+  bin?: string;
 }
 
 export interface HttpAnswer {
@@ -110,11 +117,12 @@ export function httpGet(port: number, path: string, method = 'GET', host = '127.
 let baseIdCounter = 0;
 
 export async function startAgent(options: AgentOptions = {}) {
-  const dir = mkdtempSync(join(tmpdir(), 'pilot-agent-it-'));
+  const ownsDir = options.dir === undefined;
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'pilot-agent-it-'));
   const configPath = join(dir, 'proxy');
   const shmDir = join(dir, 'shm');
   const certDir = join(dir, 'certs');
-  mkdirSync(shmDir);
+  mkdirSync(shmDir, { recursive: true });
   const recordFile = join(dir, 'record.jsonl');
   const adminPort = await freePort();
   const statusPort = await freePort();
@@ -166,7 +174,7 @@ export async function startAgent(options: AgentOptions = {}) {
   const lines: string[] = [];
   const proc: ChildProcess = spawn(
     options.node ?? process.execPath,
-    [...AGENT_NODE_FLAGS, AGENT_BIN, ...args],
+    [...AGENT_NODE_FLAGS, options.bin ?? AGENT_BIN, ...args],
     {
       cwd: dir,
       env,
@@ -235,6 +243,8 @@ export async function startAgent(options: AgentOptions = {}) {
       }
     },
     get: (path: string, method = 'GET') => httpGet(statusPort, path, method),
+    /** A request to Envoy's admin API. */
+    admin: (path: string, method = 'GET') => httpGet(adminPort, path, method),
     waitReady: (timeoutMs = 15_000) =>
       waitUntil(async () => (await run.ready()) === 200, 'agent ready', { timeoutMs }),
     waitLog: (pattern: RegExp, timeoutMs = 10_000) =>
@@ -261,7 +271,7 @@ export async function startAgent(options: AgentOptions = {}) {
           }
         }
       }
-      rmSync(dir, { recursive: true, force: true });
+      if (ownsDir) rmSync(dir, { recursive: true, force: true });
     },
   };
   return run;

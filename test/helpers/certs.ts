@@ -17,16 +17,20 @@ function openssl(args: string[], cwd: string): void {
   execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-/** A CA and one leaf signed by it; each call makes a new leaf key. */
-export function makeCerts(workDir: string, name = 'leaf'): CertMaterial {
+/**
+ * A CA and one leaf signed by it; each call makes a new leaf key (ECDSA P-256, or RSA of
+ * `rsaBits` bits: 1024 makes a pair the agent accepts and Envoy refuses).
+ */
+export function makeCerts(workDir: string, name = 'leaf', options: { rsaBits?: number } = {}): CertMaterial {
   const dir = join(workDir, `openssl-${name}-${process.hrtime.bigint()}`);
   mkdirSync(dir, { recursive: true });
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  const leafKey = options.rsaBits ? ['-newkey', `rsa:${options.rsaBits}`, '-nodes'] : ec;
   openssl(
     ['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-subj', '/O=test-ca', '-days', '2'],
     dir,
   );
-  openssl(['req', ...ec, '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', `/CN=${name}`], dir);
+  openssl(['req', ...leafKey, '-keyout', 'leaf.key', '-out', 'leaf.csr', '-subj', `/CN=${name}`], dir);
   openssl(
     [
       'x509',

@@ -333,6 +333,30 @@ describe('the simulated Envoy as an SDS client', () => {
   });
 });
 
+describe('secrets Envoy cannot use', () => {
+  it('NACKs an RSA leaf under 2048 bits, as Envoy outside FIPS does, keeping the previous one', async () => {
+    const server = await sdsServer();
+    const { admin } = await serve(sdsBootstrap());
+    await waitUntil(async () => ((await state(admin)) === 'LIVE' ? true : undefined), 'LIVE');
+    const weak = makeCerts(lab.dir, 'weak', { rsaBits: 1024 });
+    const { encodeTlsCertificateSecret } = await import('../../src/sds/messages.js');
+    const { SecretResource } = await import('../../src/sds/secrets.js');
+    await server.push(
+      'default',
+      new SecretResource(
+        'default',
+        encodeTlsCertificateSecret('default', Buffer.from(weak.chain), Buffer.from(weak.key)),
+      ),
+    );
+    const seen = server.stream('default');
+    await waitUntil(() => (seen?.requests.length === 3 ? true : undefined), 'the NACK');
+    expect(seen?.requests[2]?.errorDetail?.message).toBe(
+      'Failed to load certificate chain from <inline>, only RSA certificates with 2048-bit or larger keys are supported',
+    );
+    expect((await certs(admin))[0]?.cert_chain[0]?.serial_number).toBe(serial(a.chain));
+  });
+});
+
 describe('initialization waits for secrets as Envoy does', () => {
   it('a static cluster holds PRE_INITIALIZING until its secrets arrive', async () => {
     const { admin } = await serve(sdsBootstrap());

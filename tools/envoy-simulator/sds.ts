@@ -8,7 +8,8 @@
  *   `set_node_on_first_message_only` is false), the secret's name, the version last accepted (kept
  *   across streams; '' before the first) and no nonce;
  * - a response is checked (type URL, the resource named as subscribed, the secret itself: the
- *   certificate chain and key load and match, the CA loads); then the next request ACKs it (its
+ *   certificate chain and key load and match, an RSA leaf has at least 2048 bits
+ *   (`source/common/tls/context_impl.cc`), the CA loads); then the next request ACKs it (its
  *   `version_info` and nonce) or NACKs it (the previous `version_info`, its nonce, and
  *   `error_detail` {13 INTERNAL, the reason}); a response that does not contain the subscribed
  *   name is ACKed and changes nothing;
@@ -150,6 +151,14 @@ function loadSecret(secret: Record<string, unknown>, kind: SdsSubscriptionFacts[
       leaf = undefined;
     }
     if (leaf === undefined) throw new Rejected(`Failed to load certificate chain from ${chain.path}`);
+    // `ContextImpl`: the leaf's public key is checked before the private key is loaded; RSA needs
+    // 2048 bits or more outside FIPS builds.
+    const rsaBits = leaf.publicKey.asymmetricKeyDetails?.modulusLength;
+    if (leaf.publicKey.asymmetricKeyType === 'rsa' && rsaBits !== undefined && rsaBits < 2048) {
+      throw new Rejected(
+        `Failed to load certificate chain from ${chain.path}, only RSA certificates with 2048-bit or larger keys are supported`,
+      );
+    }
     const key = loadDataSource(tls.private_key);
     let matches: boolean;
     try {

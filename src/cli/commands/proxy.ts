@@ -26,6 +26,8 @@ export type RunProxy = (config: AgentConfig, log: Logger) => Promise<RunOutcome>
 export interface ProxyCommandInput {
   role: string | undefined;
   flags: ProxyFlagValues;
+  /** Names of the `proxy` flags given on the command line. */
+  given?: readonly string[];
   logFlags: LogFlagValues;
   /** Unknown and unimplemented root flags, as typed. */
   ignored: readonly string[];
@@ -56,6 +58,7 @@ export async function runProxyCommand(input: ProxyCommandInput): Promise<RunOutc
   const config = await loadAgentConfig({
     ...(input.role !== undefined ? { role: input.role } : {}),
     flags: input.flags,
+    ...(input.given !== undefined ? { given: input.given } : {}),
     env: input.env,
     ignored: input.ignored,
     log,

@@ -1,6 +1,6 @@
 /**
  * The functions of Go's `text/template` (`funcs.go`): the predefined ones (`and`, `or`, `not`,
- * `len`, `index`, `print*`, comparisons, escapers) with Go's argument checks and comparison rules,
+ * `len`, `index`, `slice`, `print*`, comparisons, escapers) with Go's argument checks and comparison rules,
  * and the shape of caller-supplied functions.
  */
 
@@ -58,6 +58,10 @@ export const BUILTINS: Readonly<Record<string, Builtin>> = {
   index: (s, line, args, dot, final) => {
     const [item, ...keys] = s.values(dot, line, 'index', args, final, 1, ANY);
     return goIndex(item, keys);
+  },
+  slice: (s, line, args, dot, final) => {
+    const [item, ...indexes] = s.values(dot, line, 'slice', args, final, 1, ANY);
+    return goSlice(item, indexes);
   },
   print: (s, line, args, dot, final) => goSprint(s.values(dot, line, 'print', args, final, 0, ANY)),
   println: (s, line, args, dot, final) =>
@@ -188,6 +192,39 @@ function goIndex(item: GoValue, keys: GoValue[]): GoValue {
     }
   }
   return value;
+}
+
+/**
+ * Go's `slice` (Go ≥ 1.13): `slice x 1 2` is `x[1:2]`. Strings are sliced by bytes, as in Go; a
+ * cut inside a multi-byte character gives U+FFFD where Go would keep the raw byte. The three-index
+ * form needs a slice's capacity, which lists here do not have beyond their length.
+ */
+function goSlice(item: GoValue, indexes: GoValue[]): GoValue {
+  if (item === undefined || item === null) throw new CallError('slice of untyped nil');
+  if (indexes.length > 3) throw new CallError(`too many slice indexes: ${indexes.length}`);
+  let length: number;
+  if (typeof item === 'string') {
+    if (indexes.length === 3) throw new CallError('cannot 3-index slice a string');
+    length = Buffer.byteLength(item, 'utf8');
+  } else if (Array.isArray(item)) {
+    length = item.length;
+  } else {
+    throw new CallError(`can't slice item of type ${goTypeName(item)}`);
+  }
+  const idx = [0, length, length];
+  indexes.forEach((index, i) => {
+    if (index === undefined || index === null) throw new CallError('cannot index slice/array with nil');
+    if (typeof index !== 'number' && !(index instanceof GoEnum))
+      throw new CallError(`cannot index slice/array with type ${goTypeName(index)}`);
+    const x = numeric(index);
+    if (x < 0 || x > length) throw new CallError(`index out of range: ${x}`);
+    idx[i] = x;
+  });
+  const [low = 0, high = length, max = length] = idx;
+  if (low > high) throw new CallError(`invalid slice index: ${low} > ${high}`);
+  if (indexes.length === 3 && high > max) throw new CallError(`invalid slice index: ${high} > ${max}`);
+  if (typeof item === 'string') return Buffer.from(item, 'utf8').subarray(low, high).toString('utf8');
+  return (item as GoValue[]).slice(low, high);
 }
 
 /** `fmt.Sprint`: operands separated by a space when neither side is a string. */
