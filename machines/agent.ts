@@ -123,9 +123,14 @@ export const agentMachine = setup({
       enqueue.spawnChild('sdsStream', { id, input: { streamId: params.streamId } });
       enqueue.assign({ streams: [...context.streams, id] });
     }),
-    forgetStream: assign({
-      streams: ({ context }, params: { actorId: string }) =>
-        context.streams.filter((s) => s !== params.actorId),
+    /**
+     * A stream actor ended: it is forgotten and let go. A spawned child that reaches its final
+     * state stays in the parent's `children` (done) until it is stopped; without `stopChild` every
+     * stream Envoy ever opened would stay there for the life of the agent.
+     */
+    forgetStream: enqueueActions(({ context, enqueue }, params: { actorId: string }) => {
+      enqueue.stopChild(params.actorId);
+      enqueue.assign({ streams: context.streams.filter((s) => s !== params.actorId) });
     }),
     /** New certificates: every stream sends what changed (the rotation's decision in SDS mode). */
     pushToStreams: enqueueActions(({ context, enqueue }) => {

@@ -234,7 +234,13 @@ describe('certificate rotation (machine level)', () => {
 
 describe('root agent (machine level)', () => {
   type Ag = typeof agentMachine;
-  suite<Ag>('agent', agentMachine, [{ model: agentModel() }], (model, path, coverage) =>
-    runAgentPath(path, model.spec.input, coverage),
+  suite<Ag>(
+    'agent',
+    agentMachine,
+    [
+      { model: agentModel('agent, certificates by hot restart', 'hot-restart') },
+      { model: agentModel('agent, certificates over SDS', 'sds') },
+    ],
+    (model, path, coverage) => runAgentPath(path, model.spec.input, coverage),
   );
 });
