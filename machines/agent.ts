@@ -124,13 +124,13 @@ export const agentMachine = setup({
       enqueue.assign({ streams: [...context.streams, id] });
     }),
     /**
-     * A stream actor finished: forgotten, and released. A child that reached its final state stays
-     * in the snapshot's `children` until it is stopped: without this, every stream Envoy ever
-     * opened would stay there (and in /debug).
+     * A stream actor ended: it is forgotten and let go. A spawned child that reaches its final
+     * state stays in the parent's `children` (done) until it is stopped; without `stopChild` every
+     * stream Envoy ever opened would stay there for the life of the agent.
      */
     forgetStream: enqueueActions(({ context, enqueue }, params: { actorId: string }) => {
-      enqueue.assign({ streams: context.streams.filter((s) => s !== params.actorId) });
       enqueue.stopChild(params.actorId);
+      enqueue.assign({ streams: context.streams.filter((s) => s !== params.actorId) });
     }),
     /** New certificates: every stream sends what changed (the rotation's decision in SDS mode). */
     pushToStreams: enqueueActions(({ context, enqueue }) => {

@@ -11,7 +11,11 @@
  *   resolved and answered with every requested secret whose content Envoy does not hold yet.
  * - An **answer** to our last response carries its nonce: without `error_detail` it is an ACK (Envoy
  *   applied the secrets), with one a NACK (Envoy keeps what it had). A NACKed content is not sent
- *   again; new content is. Requests with an older nonce are stale and ignored.
+ *   again; new content is. Requests with an older nonce are stale: not answered, but every request
+ *   states Envoy's whole subscription, so a change in a stale request or in the answer is taken,
+ *   and read once Envoy has answered.
+ * - A name Envoy **unsubscribes** from is dropped on its side: what it held for it is forgotten, so a
+ *   later subscription to it is answered with the secret again (envoyproxy/go-control-plane#431).
  * - **One response in flight.** New content while a response is unanswered is noted and sent after
  *   the answer, so a client that never answers costs one pending flag, not a queue.
  * - A secret whose files are missing, torn or outside their validity period is **withheld**: never
@@ -71,7 +75,7 @@ export interface SdsStreamContext {
   withheld: Record<string, string>;
   /** The response waiting for Envoy's answer. */
   inFlight: SentResponse | null;
-  /** New content arrived while a response was in flight. */
+  /** Something to read again once Envoy answers: new content, or a subscription that changed. */
   pushPending: boolean;
   /** The last reading of the requested secrets. */
   checked: SecretCheck[];
@@ -116,6 +120,15 @@ export function versionOf(secrets: readonly { name: string; sha256: string }[]):
 const isAnswer = (context: SdsStreamContext, request: SdsRequest): boolean =>
   context.inFlight !== null && request.responseNonce === context.inFlight.nonce;
 
+const sameNames = (a: readonly string[], b: readonly string[]): boolean =>
+  [...a].sort().join('\n') === [...b].sort().join('\n');
+
+/** Envoy's subscription, as a request states it: what it held for a name it left is forgotten. */
+const subscribe = (context: SdsStreamContext, names: readonly string[]) => ({
+  names: [...names],
+  accepted: Object.fromEntries(Object.entries(context.accepted).filter(([name]) => names.includes(name))),
+});
+
 export const sdsStreamMachine = setup({
   types: {
     context: {} as SdsStreamContext,
@@ -132,8 +145,17 @@ export const sdsStreamMachine = setup({
   actions: {
     /** A request that opens or changes the subscription: its names (and node) are kept. */
     takeRequest: assign(({ context }, params: { request: SdsRequest }) => ({
-      names: [...params.request.resourceNames],
+      ...subscribe(context, params.request.resourceNames),
       node: params.request.node ?? context.node,
+    })),
+    /**
+     * A request while a response is in flight (its answer, or a stale request) states Envoy's
+     * subscription: other names are read again once Envoy answers, and a secret of the response
+     * for a name Envoy has left is not held.
+     */
+    followSubscription: assign(({ context }, params: { request: SdsRequest }) => ({
+      ...subscribe(context, params.request.resourceNames),
+      pushPending: context.pushPending || !sameNames(context.names, params.request.resourceNames),
     })),
     storeChecks: assign({ checked: (_, params: { checks: SecretCheck[] }) => params.checks }),
     /** The reading's withheld secrets are remembered and announced (once per reason). */
@@ -305,20 +327,26 @@ export const sdsStreamMachine = setup({
           {
             guard: 'isAck',
             target: 'answered',
-            actions: 'accept',
+            actions: ['accept', { type: 'followSubscription', params: ({ event }) => event }],
           },
           {
             guard: 'isNack',
             target: 'answered',
-            actions: { type: 'reject', params: ({ event }) => event },
+            actions: [
+              { type: 'reject', params: ({ event }) => event },
+              { type: 'followSubscription', params: ({ event }) => event },
+            ],
           },
-          // Any other request answers an older response: stale, ignored (xds_protocol.rst).
+          // Any other request answers an older response: stale, not answered (xds_protocol.rst).
+          // The subscription it states is Envoy's all the same: a name it leaves is dropped on its
+          // side even if it asks for it again before it answers.
+          { actions: { type: 'followSubscription', params: ({ event }) => event } },
         ],
         'SECRETS.CHANGED': { actions: 'markPushPending' },
       },
     },
     answered: {
-      description: 'Envoy answered: send new content that arrived meanwhile, else wait.',
+      description: 'Envoy answered: read again if content or the subscription changed meanwhile, else wait.',
       always: [{ guard: 'pushPending', target: 'resolving' }, { target: 'idle' }],
     },
     idle: {

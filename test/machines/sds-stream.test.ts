@@ -137,3 +137,32 @@ describe('SDS stream', () => {
     });
   });
 });
+
+describe('SDS stream, subscription changes (the protocol allows several names per stream)', () => {
+  it('takes a subscription that changes with the ACK, and reads it again', async () => {
+    const s = stream({ default: 'aaa', ROOTCA: 'rrr' });
+    await s.request({ resourceNames: ['default'] });
+    await s.request({
+      resourceNames: ['default', 'ROOTCA'],
+      versionInfo: s.last().versionInfo,
+      responseNonce: 's1-1',
+    });
+    expect(s.actor.getSnapshot().context.names).toEqual(['default', 'ROOTCA']);
+    expect(s.last()).toMatchObject({ nonce: 's1-2', secrets: [{ name: 'ROOTCA', sha256: 'rrr' }] });
+  });
+
+  it('sends a secret again when Envoy subscribes to it again, also if it left it while a response was in flight', async () => {
+    const s = stream({ default: 'aaa', ROOTCA: 'rrr' });
+    await s.request({ resourceNames: ['default', 'ROOTCA'] });
+    await s.ack();
+    await s.rotate({ default: 'bbb', ROOTCA: 'rrr' });
+    // Envoy leaves ROOTCA before the response reaches it (stale nonce), then asks for it again with its ACK.
+    await s.request({ resourceNames: ['default'], responseNonce: 's1-1' });
+    await s.request({
+      resourceNames: ['default', 'ROOTCA'],
+      versionInfo: s.last().versionInfo,
+      responseNonce: 's1-2',
+    });
+    expect(s.last()).toMatchObject({ nonce: 's1-3', secrets: [{ name: 'ROOTCA', sha256: 'rrr' }] });
+  });
+});

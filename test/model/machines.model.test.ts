@@ -1,5 +1,5 @@
 /**
- * Model-based tests of the three statecharts, at machine level: paths generated
+ * Model-based tests of the statecharts, at machine level: paths generated
  * from each machine with `xstate/graph` (core/timed-model.ts explains the thin wrapper), run
  * against the real machine with fake actors and a SimulatedClock, and a coverage gate counted from
  * each machine's own definition (core/coverage.ts says how).
@@ -10,6 +10,7 @@ import type { AnyStateMachine } from 'xstate';
 import { agentMachine } from '../../machines/agent.js';
 import { certRotationMachine } from '../../machines/cert-rotation.js';
 import { envoyLifecycleMachine } from '../../machines/envoy-lifecycle.js';
+import { sdsStreamMachine } from '../../machines/sds-stream.js';
 import { agentModel } from './agent/model.js';
 import { runAgentPath } from './agent/run.js';
 import { certModel } from './certs/model.js';
@@ -22,6 +23,10 @@ import { FIXED_FINDING_IDS, LifecycleProperties } from './lifecycle/properties.j
 import { OPEN_FINDINGS, REGRESSIONS } from './lifecycle/regressions.js';
 import { runLifecyclePath } from './lifecycle/run.js';
 import { LIFECYCLE_SCENARIOS, scenarioSettings } from './lifecycle/scenarios.js';
+import { CHANGING_SUBSCRIPTION, ONE_NAME, sdsModel } from './sds/model.js';
+import { SdsProperties } from './sds/properties.js';
+import { SDS_REGRESSIONS } from './sds/regressions.js';
+import { runSdsPath } from './sds/run.js';
 
 /**
  * Transitions no path can take, with the reason (printed after the coverage table). The gate
@@ -236,7 +241,55 @@ describe('certificate rotation (machine level)', () => {
 
 describe('root agent (machine level)', () => {
   type Ag = typeof agentMachine;
-  suite<Ag>('agent', agentMachine, [{ model: agentModel() }], (model, path, coverage) =>
-    runAgentPath(path, model.spec.input, coverage),
+  suite<Ag>(
+    'agent',
+    agentMachine,
+    [
+      { model: agentModel('agent, certificates by hot restart', 'hot-restart') },
+      { model: agentModel('agent, certificates over SDS', 'sds') },
+    ],
+    (model, path, coverage) => runAgentPath(path, model.spec.input, coverage),
   );
+});
+
+describe('SDS stream (machine level)', () => {
+  type Sd = typeof sdsStreamMachine;
+  const findings = new Findings();
+  const subscriptionModel = sdsModel('sds stream, changing subscription', CHANGING_SUBSCRIPTION);
+  const regressionPaths = SDS_REGRESSIONS.map((r) =>
+    subscriptionModel.scenarioPath(`fixed: ${r.name}`, r.fixed),
+  );
+  notes.push(`sds-stream finding paths: ${SDS_REGRESSIONS.length} through fixed findings`);
+  suite<Sd>(
+    'sds-stream',
+    sdsStreamMachine,
+    [
+      { model: sdsModel('sds stream, one name per stream (as Envoy opens them)', ONE_NAME) },
+      { model: subscriptionModel, extra: regressionPaths },
+    ],
+    (model, path, coverage) => runSdsPath(path, coverage, findings, model.spec.input),
+    () =>
+      notes.push(
+        `sds-stream findings (properties the machine does not keep):\n${findings.format() || '  none'}`,
+      ),
+  );
+  it('keeps every property on every state of every path', () => {
+    expect(findings.format()).toBe('');
+  });
+  describe('fixed findings stay fixed (original path replayed on the fixed machine)', () => {
+    for (const r of SDS_REGRESSIONS) {
+      it(`${r.name} (${r.findings.map((f) => f.id).join(', ')}): ${r.now.why}`, () => {
+        const silent = (labels: string[]) => {
+          const f = new Findings();
+          const properties = new SdsProperties(f);
+          const snaps = subscriptionModel.replay(labels);
+          for (const [i, s] of snaps.entries()) properties.check(s, labels.slice(0, i));
+          expect(f.ids(), `findings on [${labels.join(' → ')}]`).toEqual([]);
+          return snaps;
+        };
+        expect(stateText(silent(r.original).at(-1)?.value)).toBe(r.now.reaches);
+        r.check(silent(r.fixed));
+      });
+    }
+  });
 });

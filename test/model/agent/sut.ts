@@ -7,7 +7,13 @@
  *   demand, so CERTS.READY is its first reading and CERTS.CHANGED a file event, the settle window
  *   on the clock, then a new reading;
  * - `envoyLifecycle`: a stub that records the commands it receives and ends with the output (or
- *   fails with the error) a path asks for: the agent's contract with its lifecycle is exactly that.
+ *   fails with the error) a path asks for: the agent's contract with its lifecycle is exactly that;
+ * - `sdsServer` (SDS mode): a fake whose `sendBack` delivers SDS.STREAM_OPENED when a path says
+ *   Envoy opened a stream;
+ * - `sdsStream`: the real stream machine with Envoy on the other side of a fake `streamIo` (it asks
+ *   for one secret at once, ACKs every response, and ends the stream when a path says so, which
+ *   produces the stream's done event) and a `resolveSecrets` that reads the certificates the
+ *   certificate child read last. SECRETS.CHANGED is observed as the agent delivers it.
  */
 import {
   type AnyActorRef,
@@ -17,9 +23,10 @@ import {
   createActor,
   type EventObject,
   fromCallback,
+  fromPromise,
   setup,
 } from 'xstate';
-import { type AgentEvent, type AgentInput, agentMachine } from '../../../machines/agent.js';
+import { type AgentEvent, type AgentInput, agentMachine, streamActorId } from '../../../machines/agent.js';
 import type { CertEvent, CertReading } from '../../../machines/cert-rotation.js';
 import { certRotationMachine } from '../../../machines/cert-rotation.js';
 import type {
@@ -28,6 +35,12 @@ import type {
   LifecycleInput,
   LifecycleOutput,
 } from '../../../machines/envoy-lifecycle.js';
+import {
+  type SdsStreamEvent,
+  type SecretCheck,
+  type StreamIoCommand,
+  sdsStreamMachine,
+} from '../../../machines/sds-stream.js';
 import type { CoverageTracker } from '../core/coverage.js';
 import { EffectLog, PendingPromises, RunClock, settle } from '../core/sut-kit.js';
 import { isDoneActorEvent, isErrorActorEvent } from '../core/timed-model.js';
@@ -76,6 +89,20 @@ function stubLifecycle(log: EffectLog) {
   });
 }
 
+/** The secret Envoy asks for on its n-th stream (one stream per secret, as Envoy opens them). */
+export const SECRET_OF_STREAM = ['default', 'ROOTCA'] as const;
+
+/** The content hash `resolveSecrets` reports for a secret of the certificates with this hash. */
+export const contentOf = (name: string, certHash: string) => `${name}@${certHash}`;
+
+/** Envoy's side of one SDS stream. */
+export interface EnvoyStream {
+  name: string;
+  send: (e: SdsStreamEvent) => void;
+  /** The content Envoy applied (it ACKs every response). */
+  held: string | undefined;
+}
+
 export class AgentSut {
   readonly log = new EffectLog();
   /** What the certificate child does inside (not compared with the agent model). */
@@ -85,6 +112,12 @@ export class AgentSut {
   readonly root;
   private signals: ((e: EventObject) => void) | undefined;
   private watcher: ((e: CertEvent) => void) | undefined;
+  /** The SDS server's `sendBack` while it runs. */
+  sdsServer: ((e: AgentEvent) => void) | undefined;
+  /** Envoy's open streams, by the agent's actor id for them. */
+  readonly envoyStreams = new Map<string, EnvoyStream>();
+  /** The certificates on disk, as the certificate child read them last. */
+  certHash = 'h0';
 
   constructor(
     input: AgentInput,
@@ -102,8 +135,53 @@ export class AgentSut {
         readCerts: this.reads.logic<CertReading, { files: string[] }>('readCerts'),
       },
     });
+    const stream = sdsStreamMachine.provide({
+      actors: {
+        streamIo: fromCallback<StreamIoCommand, { streamId: string }>(({ input, sendBack, receive }) => {
+          // The stream is there for the world once its transport is: its start is the agent's effect.
+          this.log.push({ kind: 'start', id: streamActorId(input.streamId), src: 'sdsStream', input });
+          const name = SECRET_OF_STREAM[this.envoyStreams.size % SECRET_OF_STREAM.length] ?? 'default';
+          const envoy: EnvoyStream = { name, send: sendBack, held: undefined };
+          this.envoyStreams.set(streamActorId(input.streamId), envoy);
+          receive((response) => {
+            const secret = response.secrets.find((x) => x.name === name);
+            if (secret) envoy.held = secret.sha256;
+            queueMicrotask(() =>
+              sendBack({
+                type: 'SDS.REQUEST',
+                request: {
+                  versionInfo: response.versionInfo,
+                  resourceNames: [name],
+                  responseNonce: response.nonce,
+                },
+              }),
+            );
+          });
+          queueMicrotask(() =>
+            sendBack({
+              type: 'SDS.REQUEST',
+              request: { versionInfo: '', resourceNames: [name], responseNonce: '', node: 'sidecar~model' },
+            }),
+          );
+          return () => {
+            this.envoyStreams.delete(streamActorId(input.streamId));
+          };
+        }),
+        resolveSecrets: fromPromise<SecretCheck[], { names: string[] }>(async ({ input }) =>
+          input.names.map((name) => ({ name, sha256: contentOf(name, this.certHash) })),
+        ),
+      },
+    });
     const machine = agentMachine.provide({
       actors: {
+        sdsServer: fromCallback<EventObject, void>(({ sendBack, self }) => {
+          this.log.push({ kind: 'start', id: self.id, src: 'sdsServer', input: undefined });
+          this.sdsServer = sendBack;
+          return () => {
+            this.sdsServer = undefined;
+          };
+        }),
+        sdsStream: stream,
         envoyLifecycle: stubLifecycle(this.log) as unknown as typeof envoyLifecycleMachine,
         certRotation: certs,
         osSignals: fromCallback<EventObject, void>(({ sendBack, self }) => {
@@ -126,6 +204,16 @@ export class AgentSut {
       inspect: (ev) => {
         if (ev.type === '@xstate.microstep' && ev.actorRef === root)
           coverage.recordTransitions(ev._transitions);
+        // What the agent tells a stream (SECRETS.CHANGED), as the stream receives it (its start,
+        // `xstate.init`, is the stream's own effect).
+        const target = ev.actorRef as AnyActorRef;
+        if (
+          ev.type === '@xstate.event' &&
+          ev.sourceRef === root &&
+          target.id.startsWith('sds-') &&
+          ev.event.type !== 'xstate.init'
+        )
+          this.log.push({ kind: 'send', id: target.id, event: ev.event });
       },
     });
     root = this.root;
@@ -165,12 +253,20 @@ export class AgentSut {
       this.signals(event);
     } else if (type === 'CERTS.READY') {
       this.settleRead({ hash: String(event.hash), missing: [], problems: [] });
+    } else if (type === 'SDS.STREAM_OPENED') {
+      if (!this.sdsServer) throw new Error('the SDS server is not running');
+      this.sdsServer(event as AgentEvent);
     } else if (type === 'CERTS.CHANGED') {
       if (!this.watcher) throw new Error('the certificate watcher is not running');
+      this.certHash = String(event.hash);
       this.watcher({ type: 'FS.CHANGED', path: '/etc/certs/..data' });
       this.clock.advance(this.settleMs);
       await settle();
       this.settleRead({ hash: String(event.hash), missing: [], problems: [] });
+    } else if (isDoneActorEvent(type) && type.startsWith('xstate.done.actor.sds-')) {
+      const envoy = this.envoyStreams.get(String(event.actorId));
+      if (!envoy) throw new Error(`Envoy has no open stream ${String(event.actorId)}`);
+      envoy.send({ type: 'SDS.CLOSED', reason: 'Envoy closed the stream' });
     } else if (isDoneActorEvent(type)) {
       this.child('lifecycle').send({
         type: 'TEST.FINISH',

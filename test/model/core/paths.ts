@@ -10,8 +10,21 @@
  * re-binds each label to the concrete snapshot at hand. Replays check that they reproduce the
  * path's abstract states: that is what proves the abstraction (serializeState) keeps every fact a
  * guard reads.
+ *
+ * A model may also follow a *world* beside the machine (`ModelSpec.world`): facts outside the
+ * machine that decide which events can come next, or what a property expects, such as what a peer
+ * believes. It is carried per snapshot (`worldOf`), so that the events and the abstraction can read
+ * it: two snapshots with the same machine state but a different world are different states of the
+ * model.
  */
-import type { AnyEventObject, AnyMachineSnapshot, AnyStateMachine, AnyStateNode, SnapshotFrom } from 'xstate';
+import type {
+  AnyEventObject,
+  AnyMachineSnapshot,
+  AnyStateMachine,
+  AnyStateNode,
+  InputFrom,
+  SnapshotFrom,
+} from 'xstate';
 import {
   adjacencyMapToArray,
   type StatePath,
@@ -33,15 +46,52 @@ export function labelled<E extends AnyEventObject>(event: E, label: string): E {
 
 export const labelOf = (event: AnyEventObject): string => labels.get(event) ?? event.type;
 
+const worlds = new WeakMap<object, unknown>();
+
+/** The world a model follows beside the machine, as it is in this snapshot. */
+export const worldOf = <W>(snapshot: object): W => worlds.get(snapshot) as W;
+
+export interface WorldSpec<M extends AnyStateMachine, W> {
+  initial: W;
+  /** The world once `event` took the machine from `before` to `after` (a method: any W fits `unknown`). */
+  next(world: W, event: AnyEventObject, before: SnapshotFrom<M>, after: SnapshotFrom<M>): W;
+}
+
+/** The timed logic with a world carried along every step. */
+function withWorld<M extends AnyStateMachine, W>(
+  logic: TimedLogic<M>,
+  world: WorldSpec<M, W>,
+): TimedLogic<M> {
+  const step = (snapshot: SnapshotFrom<M>, event: AnyEventObject): SnapshotFrom<M> => {
+    const next = logic.step(snapshot, event);
+    worlds.set(next, world.next(worldOf<W>(snapshot), event, snapshot, next));
+    return next;
+  };
+  const initial = (input: InputFrom<M>): SnapshotFrom<M> => {
+    const snapshot = logic.initial(input);
+    worlds.set(snapshot, world.initial);
+    return snapshot;
+  };
+  return {
+    ...logic,
+    step,
+    initial,
+    transition: (snapshot, event) => step(snapshot, event),
+    getInitialSnapshot: (_scope, input) => initial(input as InputFrom<M>),
+  };
+}
+
 export interface ModelSpec<M extends AnyStateMachine> {
   name: string;
   machine: M;
   input: Parameters<TimedLogic<M>['initial']>[0];
   /** Domain events offered in a snapshot (timers are added by the model), each `labelled`. */
   events: (snapshot: SnapshotFrom<M>) => AnyEventObject[];
-  /** The facts of a snapshot that decide its transitions (timers and status are added). */
+  /** The facts of a snapshot (and its world) that decide its transitions (timers and status are added). */
   abstract: (snapshot: SnapshotFrom<M>) => unknown;
   limit: number;
+  /** Facts outside the machine that the model follows (see the file's header). */
+  world?: WorldSpec<M, unknown>;
 }
 
 export type Snap<M extends AnyStateMachine> = SnapshotFrom<M>;
@@ -63,7 +113,8 @@ export class Model<M extends AnyStateMachine> {
   readonly testModel: TestModel<Snap<M>, AnyEventObject, unknown>;
 
   constructor(readonly spec: ModelSpec<M>) {
-    this.logic = timedLogic(spec.machine);
+    const timed = timedLogic(spec.machine);
+    this.logic = spec.world ? withWorld(timed, spec.world) : timed;
     this.inv = inventory(spec.machine);
     this.testModel = new TestModel<Snap<M>, AnyEventObject, unknown>(
       this.logic as unknown as TestModel<Snap<M>, AnyEventObject, unknown>['testLogic'],
@@ -161,7 +212,8 @@ export class Model<M extends AnyStateMachine> {
     const events = snapshots.slice(1).map((s) => stepRecord(s)?.event as AnyEventObject);
     const concrete = (e: AnyEventObject) => JSON.stringify(e);
     const found = this.testModel.getPathsFromEvents(events, {
-      serializeState: (s) => JSON.stringify([any(s).status, any(s).value, any(s).context, timersKey(s)]),
+      serializeState: (s) =>
+        JSON.stringify([any(s).status, any(s).value, any(s).context, timersKey(s), worlds.get(s) ?? null]),
       serializeEvent: concrete,
       input: this.spec.input,
       limit: this.spec.limit,
