@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { agentMachine } from '../../machines/agent.js';
 import { certRotationMachine } from '../../machines/cert-rotation.js';
 import { envoyLifecycleMachine } from '../../machines/envoy-lifecycle.js';
+import { sdsStreamMachine } from '../../machines/sds-stream.js';
 import { packageRoot } from '../package-root.js';
 import { pageAssets } from './page-assets.js';
 
@@ -34,6 +35,7 @@ export const DIAGRAM_FILES: readonly DiagramFile[] = [
   { machine: envoyLifecycleMachine.id, title: 'Envoy lifecycle', file: 'envoy-lifecycle' },
   { machine: agentMachine.id, title: 'Root agent', file: 'agent' },
   { machine: certRotationMachine.id, title: 'Certificate rotation', file: 'cert-rotation' },
+  { machine: sdsStreamMachine.id, title: 'SDS stream (the latest, SDS mode)', file: 'sds-stream' },
 ];
 
 export const defaultDiagramsDir = (): string => join(packageRoot() ?? process.cwd(), 'visualizations');

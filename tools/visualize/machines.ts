@@ -6,6 +6,7 @@ import type { AnyStateMachine } from 'xstate';
 import { agentMachine } from '../../machines/agent.js';
 import { certRotationMachine } from '../../machines/cert-rotation.js';
 import { envoyLifecycleMachine } from '../../machines/envoy-lifecycle.js';
+import { sdsStreamMachine } from '../../machines/sds-stream.js';
 
 export interface DiagramSpec {
   /** Base name of the generated files in `visualizations/`. */
@@ -44,6 +45,14 @@ export const DIAGRAMS: readonly DiagramSpec[] = [
     source: 'machines/cert-rotation.ts',
     exportName: 'certRotationMachine',
     machine: certRotationMachine,
+    rankdir: 'LR',
+  },
+  {
+    name: 'sds-stream',
+    title: 'SDS stream (one per Envoy stream, SDS mode)',
+    source: 'machines/sds-stream.ts',
+    exportName: 'sdsStreamMachine',
+    machine: sdsStreamMachine,
     rankdir: 'LR',
   },
 ];
