@@ -58,6 +58,7 @@ describe('runtime files', () => {
       'agent.svg',
       'cert-rotation.svg',
       'envoy-lifecycle.svg',
+      'sds-stream.svg',
     ]);
   });
 
