@@ -8,5 +8,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Most files spend their time waiting on real processes (agents, simulated Envoys, timers of a
+    // few hundred ms), not computing: on a 2-core machine vitest's default of one worker per core
+    // but one ran them one after the other.
+    maxWorkers: 3,
   },
 });

@@ -14,6 +14,7 @@ import type { BenchSection } from './types.js';
 const BENCHES: Record<string, () => Promise<{ run: () => Promise<BenchSection> }>> = {
   lifecycle: () => import('./lifecycle.js'),
   rotation: () => import('./rotation.js'),
+  sds: () => import('./sds.js'),
   'status-readiness': () => import('./status-readiness.js'),
   'status-probe': () => import('./status-probe.js'),
   'status-metrics': () => import('./status-metrics.js'),

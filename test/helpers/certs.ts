@@ -4,6 +4,7 @@
  * a timestamped directory and is swapped atomically on update (kubelet's AtomicWriter).
  */
 import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -98,4 +99,27 @@ export function writeSecretVolume(dir: string, m: CertMaterial): void {
 
 function readlinkSafe(path: string): string {
   return execFileSync('readlink', [path], { encoding: 'utf8' }).trim();
+}
+
+/** A leaf's serial number as Envoy's `/certs` reports it (lower-case hex). */
+export const serial = (m: CertMaterial): string => new X509Certificate(m.chain).serialNumber.toLowerCase();
+
+interface CertsAnswer {
+  certificates: { cert_chain: { serial_number: string }[]; ca_cert: { serial_number: string }[] }[];
+}
+
+/**
+ * The serial of the certificate Envoy holds for its first TLS context (the xds-grpc cluster under
+ * MUTUAL_TLS), read from its admin `/certs`; undefined when it holds none or does not answer.
+ */
+export async function heldSerial(run: {
+  admin(path: string): Promise<{ status: number; body: string }>;
+}): Promise<string | undefined> {
+  try {
+    const answer = await run.admin('/certs');
+    if (answer.status !== 200) return undefined;
+    return (JSON.parse(answer.body) as CertsAnswer).certificates[0]?.cert_chain[0]?.serial_number;
+  } catch {
+    return undefined;
+  }
 }

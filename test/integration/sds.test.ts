@@ -10,7 +10,6 @@
  * `default` and `ROOTCA` from the agent, so Envoy opens its two SDS streams at start (the secrets of
  * the mesh's own listeners and clusters would come the same way, named by the control plane).
  */
-import { X509Certificate } from 'node:crypto';
 import {
   copyFileSync,
   existsSync,
@@ -27,7 +26,15 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentRun, alive, httpGet, ROOT, sampleReadiness } from '../helpers/agent-process.js';
 import { agentsStoppedAfterEach } from '../helpers/agents.js';
-import { CERT_FILES, type CertMaterial, makeCerts, writePlain, writeSecretVolume } from '../helpers/certs.js';
+import {
+  CERT_FILES,
+  type CertMaterial,
+  heldSerial,
+  makeCerts,
+  serial,
+  writePlain,
+  writeSecretVolume,
+} from '../helpers/certs.js';
 import {
   DISCOVERY_REQUEST,
   decodeProto,
@@ -63,23 +70,6 @@ const agent = agentsStoppedAfterEach();
 const SDS_ARGS = ['--certDelivery', 'sds', '--controlPlaneAuthPolicy', 'MUTUAL_TLS'];
 /** The default socket, `./etc/istio/proxy/SDS` under the agent's working directory. */
 const socketOf = (run: AgentRun): string => join(run.dir, 'etc/istio/proxy/SDS');
-const serial = (m: CertMaterial): string => new X509Certificate(m.chain).serialNumber.toLowerCase();
-
-interface CertsAnswer {
-  certificates: { cert_chain: { serial_number: string }[]; ca_cert: { serial_number: string }[] }[];
-}
-
-/** The serial of the certificate the simulated Envoy holds for its xds-grpc cluster, if any. */
-async function heldSerial(run: AgentRun): Promise<string | undefined> {
-  try {
-    const answer = await run.admin('/certs');
-    if (answer.status !== 200) return undefined;
-    return (JSON.parse(answer.body) as CertsAnswer).certificates[0]?.cert_chain[0]?.serial_number;
-  } catch {
-    return undefined;
-  }
-}
-
 const waitHeld = (run: AgentRun, m: CertMaterial, timeoutMs = 10_000) =>
   waitUntil(async () => (await heldSerial(run)) === serial(m), `Envoy holds ${serial(m)}`, { timeoutMs });
 
