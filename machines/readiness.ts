@@ -5,6 +5,7 @@
  * pilot/cmd/pilot-agent/status/ready/probe.go reads /server_info and /stats).
  */
 import type { SnapshotFrom } from 'xstate';
+import type { agentMachine } from './agent.js';
 import type { envoyLifecycleMachine } from './envoy-lifecycle.js';
 import { statusReason } from './lifecycle/admin-status.js';
 
@@ -14,6 +15,19 @@ export interface Readiness {
   ready: boolean;
   /** One line; empty when ready. */
   reason: string;
+}
+
+/**
+ * The agent's readiness: while the root still waits for the certificate files Envoy needs, that;
+ * afterwards, the lifecycle's.
+ */
+export function agentReadiness(
+  root: SnapshotFrom<typeof agentMachine>,
+  lifecycle: LifecycleSnapshot | undefined,
+): Readiness {
+  return root.matches({ active: 'waitingForCerts' })
+    ? { ready: false, reason: 'waiting for the certificate files Envoy needs' }
+    : readinessOf(lifecycle);
 }
 
 export function readinessOf(snapshot: LifecycleSnapshot | undefined): Readiness {

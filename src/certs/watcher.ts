@@ -50,7 +50,14 @@ export const certWatcherActor = fromCallback<EventObject, { files: string[] }>((
       const follow = () => {
         const now = resolvedDirs(files);
         for (const dir of now) if (!fixed.has(dir) && !followed.has(dir)) watcher.add(dir);
-        for (const dir of followed) if (!now.has(dir) && !fixed.has(dir)) watcher.unwatch(dir);
+        for (const dir of followed) {
+          if (now.has(dir) || fixed.has(dir)) continue;
+          // A secret volume's old `..<timestamp>` directory sits in a watched directory and is
+          // deleted right after the swap: chokidar drops its watch when it sees it go. unwatch()
+          // would add it to chokidar's ignored paths for good (two entries per rotation, each
+          // checked on every later event). Only a target elsewhere (a hand-made symlink) is unwatched.
+          if (!dirs.includes(dirname(dir))) watcher.unwatch(dir);
+        }
         followed = now;
       };
       follow();

@@ -16,7 +16,7 @@ import {
   type LaunchPlan,
   type LifecycleSettings,
 } from '../../machines/envoy-lifecycle.js';
-import { type LifecycleSnapshot, type Readiness, readinessOf } from '../../machines/readiness.js';
+import { agentReadiness, type LifecycleSnapshot, type Readiness } from '../../machines/readiness.js';
 import { sdsStreamMachine } from '../../machines/sds-stream.js';
 import { readBootstrapOverride, writeBootstrap } from '../bootstrap/generate.js';
 import { buildNodeMetadata } from '../bootstrap/metadata.js';
@@ -252,11 +252,7 @@ async function runAgent(
   process.on('uncaughtException', failInternally);
   process.on('unhandledRejection', failInternally);
 
-  const readiness = (): Readiness =>
-    // Before the lifecycle exists the root is waiting for certificate files Envoy needs.
-    root.getSnapshot().matches({ active: 'waitingForCerts' })
-      ? { ready: false, reason: 'waiting for the certificate files Envoy needs' }
-      : readinessOf(lifecycleSnapshot());
+  const readiness = (): Readiness => agentReadiness(root.getSnapshot(), lifecycleSnapshot());
   let status: StatusServer | undefined;
   let inspector: InspectorRelay | undefined;
   try {

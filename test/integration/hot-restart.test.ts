@@ -4,29 +4,16 @@
  * plain ways, and SIGHUP. Observed from outside only: Envoy's argv and hot-restart steps from the
  * simulator's record file, readiness sampled every 25 ms, the agent's log, files in configPath.
  */
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type AgentRun, sampleReadiness } from '../helpers/agent-process.js';
 import { agentsStoppedAfterEach } from '../helpers/agents.js';
-import { CERT_FILES, type CertMaterial, makeCerts, writePlain, writeSecretVolume } from '../helpers/certs.js';
+import { certFixture } from '../helpers/cert-fixture.js';
+import { CERT_FILES, writePlain, writeSecretVolume } from '../helpers/certs.js';
 import { waitUntil } from '../helpers/wait.js';
 
-let work: string;
-let certs: CertMaterial[];
-
-beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), 'pilot-agent-rotation-'));
-  certs = ['a', 'b', 'c', 'd'].map((n) => makeCerts(work, n));
-});
-afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-const cert = (i: number): CertMaterial => {
-  const c = certs[i];
-  if (!c) throw new Error(`no cert material #${i}`);
-  return c;
-};
+const { cert } = certFixture('pilot-agent-rotation-');
 
 const agent = agentsStoppedAfterEach();
 

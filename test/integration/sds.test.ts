@@ -23,9 +23,10 @@ import {
 import { get as httpGetStream } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { type AgentRun, alive, httpGet, ROOT, sampleReadiness } from '../helpers/agent-process.js';
 import { agentsStoppedAfterEach } from '../helpers/agents.js';
+import { certFixture } from '../helpers/cert-fixture.js';
 import {
   CERT_FILES,
   type CertMaterial,
@@ -47,23 +48,12 @@ import {
 } from '../helpers/sds.js';
 import { waitUntil } from '../helpers/wait.js';
 
-let work: string;
-let certs: CertMaterial[];
+const { cert, dir } = certFixture('pilot-agent-sds-');
 /** A pair the agent accepts (PEM, matching key, valid dates) and Envoy refuses (RSA under 2048 bits). */
 let weak: CertMaterial;
-
 beforeAll(() => {
-  work = mkdtempSync(join(tmpdir(), 'pilot-agent-sds-'));
-  certs = ['a', 'b', 'c', 'd'].map((n) => makeCerts(work, n));
-  weak = makeCerts(work, 'weak', { rsaBits: 1024 });
+  weak = makeCerts(dir(), 'weak', { rsaBits: 1024 });
 });
-afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-const cert = (i: number): CertMaterial => {
-  const c = certs[i];
-  if (!c) throw new Error(`no cert material #${i}`);
-  return c;
-};
 
 const agent = agentsStoppedAfterEach();
 

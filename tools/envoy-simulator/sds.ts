@@ -302,20 +302,7 @@ class Subscription {
     private readonly deps: SdsDeps,
   ) {
     this.lastUpdated = Date.now();
-    const prefix = `sds.${facts.name}`;
-    for (const name of [
-      'update_attempt',
-      'update_success',
-      'update_rejected',
-      'update_failure',
-      'update_empty',
-      'init_fetch_timeout',
-    ]) {
-      deps.stats.counter(`${prefix}.${name}`);
-    }
-    deps.stats.gauge(`${prefix}.update_time`);
-    deps.stats.gauge(`${prefix}.version`);
-    deps.stats.textReadout(`${prefix}.version_text`);
+    deps.stats.createSubscriptionStats(`sds.${facts.name}`);
   }
 
   private stat(name: string): ReturnType<StatsStore['counter']> {

@@ -355,24 +355,8 @@ export class SimServer implements ParentRole, AdminContext {
       s.gauge(`listener_manager.${name}`);
     }
     // The xDS counters exist only for configured subscriptions (created with the subscription).
-    if (facts?.cds.configured) this.createXdsStats('cluster_manager.cds');
-    if (facts?.lds.configured) this.createXdsStats('listener_manager.lds');
-  }
-
-  private createXdsStats(prefix: string): void {
-    for (const name of [
-      'update_attempt',
-      'update_success',
-      'update_rejected',
-      'update_failure',
-      'update_empty',
-      'init_fetch_timeout',
-    ]) {
-      this.stats.counter(`${prefix}.${name}`);
-    }
-    this.stats.gauge(`${prefix}.update_time`);
-    this.stats.gauge(`${prefix}.version`);
-    this.stats.textReadout(`${prefix}.version_text`);
+    if (facts?.cds.configured) this.stats.createSubscriptionStats('cluster_manager.cds');
+    if (facts?.lds.configured) this.stats.createSubscriptionStats('listener_manager.lds');
   }
 
   private createListeners(): void {

@@ -103,6 +103,26 @@ export class StatsStore {
   resetCounters(): void {
     for (const stat of this.stats.values()) stat.reset();
   }
+
+  /**
+   * The stats of one xDS subscription under `prefix` (CDS, LDS, an SDS secret): Envoy's
+   * `ALL_SUBSCRIPTION_STATS` (envoy/config/subscription.h).
+   */
+  createSubscriptionStats(prefix: string): void {
+    for (const name of [
+      'update_attempt',
+      'update_success',
+      'update_rejected',
+      'update_failure',
+      'update_empty',
+      'init_fetch_timeout',
+    ]) {
+      this.counter(`${prefix}.${name}`);
+    }
+    this.gauge(`${prefix}.update_time`);
+    this.gauge(`${prefix}.version`);
+    this.textReadout(`${prefix}.version_text`);
+  }
 }
 
 export interface StatsQuery {
