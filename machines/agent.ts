@@ -23,6 +23,7 @@ import {
 import { EXIT_CODES } from '../src/errors.js';
 import { type CertRotationSettings, certRotationMachine } from './cert-rotation.js';
 import { envoyLifecycleMachine, type LifecycleInput, type LifecycleOutput } from './envoy-lifecycle.js';
+import { notProvided } from './not-provided.js';
 import { sdsStreamMachine } from './sds-stream.js';
 
 export type AgentSignal = 'SIGTERM' | 'SIGINT' | 'SIGHUP';
@@ -65,10 +66,6 @@ const deliversOverSds = (context: AgentContext): boolean => context.delivery ===
 
 /** The actor id of the machine that serves one SDS stream. */
 export const streamActorId = (streamId: string): string => `sds-${streamId}`;
-
-const notProvided = (name: string) => () => {
-  throw new Error(`${name} is not provided: the runtime must .provide() it`);
-};
 
 /** Exit code when the agent itself fails (an actor error): a bug, reported as such. */
 export const INTERNAL_ERROR_EXIT = EXIT_CODES.internal;

@@ -32,6 +32,7 @@ import {
   setup,
 } from 'xstate';
 import { errorText } from './lifecycle/texts.js';
+import { notProvided } from './not-provided.js';
 
 /** What one reading of the certificate files found. */
 export interface CertReading {
@@ -88,10 +89,6 @@ export interface CertContext {
   rotations: number;
   watchError: string | null;
 }
-
-const notProvided = (name: string) => () => {
-  throw new Error(`${name} is not provided: the runtime must .provide() it`);
-};
 
 export const certRotationMachine = setup({
   types: {

@@ -90,14 +90,11 @@ import type {
   LifecycleOutput,
   LifecyclePhase,
 } from './lifecycle/types.js';
+import { notProvided } from './not-provided.js';
 
 export { isLiveStatus } from './lifecycle/admin-status.js';
 export type * from './lifecycle/types.js';
 export { LIFECYCLE_PHASES } from './lifecycle/types.js';
-
-const notProvided = (name: string) => () => {
-  throw new Error(`${name} is not provided: the runtime must .provide() it`);
-};
 
 /** The wait before the next fresh start after `restarts` restarts: 200 ms doubling, capped. */
 const restartBackoffMs = (c: LifecycleContext): number =>

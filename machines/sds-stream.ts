@@ -22,6 +22,7 @@
  *   sent empty or half. It is resolved again on the next content change or request.
  */
 import { assign, emit, enqueueActions, fromCallback, fromPromise, setup } from 'xstate';
+import { notProvided } from './not-provided.js';
 
 /** What reading one requested secret found: its content hash, or why it must be withheld. */
 export type SecretCheck = { name: string; sha256: string } | { name: string; withheld: string };
@@ -92,10 +93,6 @@ export type SdsDecision =
   | { type: 'sds.nacked'; streamId: string; names: string[]; versionInfo: string; error: string }
   | { type: 'sds.withheld'; streamId: string; name: string; reason: string }
   | { type: 'sds.closed'; streamId: string; reason: string };
-
-const notProvided = (name: string) => () => {
-  throw new Error(`${name} is not provided: the runtime must .provide() it`);
-};
 
 const isAvailable = (c: SecretCheck): c is { name: string; sha256: string } => 'sha256' in c;
 
