@@ -130,6 +130,8 @@ describe('SDS mode: rotations reach Envoy in place', () => {
     );
     expect(sdsRecords(run, 'request')).toHaveLength(2);
     await waitUntil(() => sdsRecords(run, 'ack').length === 4, 'four ACKs');
+    // Envoy records an ACK as it sends it; the agent logs it once received.
+    await waitUntil(() => logLines(run, /Envoy applied default/).length >= 2, 'the agent logging both ACKs');
     expect(logLines(run, /Envoy applied default/)).toHaveLength(2);
     expect(await metric(run, 'pilot_agent_sds_streams')).toBe(2);
     expect(await metric(run, 'pilot_agent_sds_acks_total')).toBe(4);
