@@ -157,8 +157,11 @@ describe('hot restart failure modes', () => {
     const parent = run.starts()[0]?.pid ?? 0;
     const sampler = sampleReadiness(run, 25);
     run.signal('SIGHUP');
-    await run.waitLog(/epoch 1 refused: previous envoy process is still initializing/, 15_000);
-    const replaced = Date.now();
+    const refused = /epoch 1 refused: previous envoy process is still initializing/;
+    await run.waitLog(refused, 15_000);
+    // When the agent decided (its log line's own time), not when this test read the line.
+    const line = run.lines.find((l) => l.startsWith('{') && refused.test(l)) ?? '{}';
+    const replaced = Date.parse((JSON.parse(line) as { time?: string }).time ?? '') || Date.now();
     const samples = await sampler.stop();
     // Ready all along while the parent served and the child was retried.
     expect(samples.filter((s) => s.t < replaced - 50 && s.status !== 200)).toEqual([]);
