@@ -64,14 +64,6 @@ export class AgentError extends Error {
   }
 }
 
-/** The error kind an exit code stands for (the inverse of EXIT_CODES). */
-export function kindOfExitCode(code: number): ErrorKind {
-  const found = (Object.entries(EXIT_CODES) as [keyof typeof EXIT_CODES, number][]).find(
-    ([, c]) => c === code,
-  );
-  return found && found[0] !== 'ok' ? found[0] : 'internal';
-}
-
 /** A usage error: a bad flag, argument or environment variable (exit 255, as Istio). */
 export function usageError(message: string): AgentError {
   return new AgentError('usage', message);

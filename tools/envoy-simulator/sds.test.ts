@@ -358,27 +358,16 @@ describe('secrets Envoy cannot use', () => {
 });
 
 describe('initialization waits for secrets as Envoy does', () => {
-  it('a static cluster holds PRE_INITIALIZING until its secrets arrive', async () => {
-    const { admin } = await serve(sdsBootstrap());
+  it.each([
+    ['cluster', {}, 'PRE_INITIALIZING'],
+    ['listener', { cluster: false, listener: true }, 'INITIALIZING'],
+  ] as const)('a static %s holds %s until its secrets arrive', async (_, shape, held) => {
+    const { admin } = await serve(sdsBootstrap(shape));
     await waitUntil(
       () => (sdsRecords().some((r) => r.step === 'closed') ? true : undefined),
       'a refused stream',
     );
-    expect(await state(admin)).toBe('PRE_INITIALIZING');
-    await sdsServer();
-    await waitUntil(
-      async () => ((await state(admin)) === 'LIVE' ? true : undefined),
-      'LIVE once the server answers',
-    );
-  });
-
-  it('a static listener holds INITIALIZING until its secrets arrive', async () => {
-    const { admin } = await serve(sdsBootstrap({ cluster: false, listener: true }));
-    await waitUntil(
-      () => (sdsRecords().some((r) => r.step === 'closed') ? true : undefined),
-      'a refused stream',
-    );
-    expect(await state(admin)).toBe('INITIALIZING');
+    expect(await state(admin)).toBe(held);
     await sdsServer();
     await waitUntil(
       async () => ((await state(admin)) === 'LIVE' ? true : undefined),
